@@ -1,0 +1,1 @@
+"""forewarn configuration, route manifests, templates and examples."""

@@ -1,0 +1,1 @@
+"""Daemon runtime: stop states, alert policy, notifications, MQTT, CLI."""

@@ -1,0 +1,1 @@
+"""Customer notification channels (Twilio SMS/voice, console) and their delivery loop."""

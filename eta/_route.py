@@ -1,0 +1,59 @@
+"""A planned route as the rest of forewarn sees it: plain, validated, immutable.
+
+Validation happens in `forewarn.config.manifest`; by the time a `Route` exists its stops have
+coordinates, windows end after they start and phones are E.164.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Channel = Literal["sms", "voice", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    name: str
+    phone: str | None            # E.164, or None when channel is "none"
+    channel: Channel = "sms"
+    locale: str = "en"
+    voice_fallback: bool = False  # an SMS that cannot reach a landline (21614) may become a call
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime  # timezone-aware
+    end: datetime
+
+    def to_json(self) -> dict:
+        from forewarn.daemon._time import iso
+        return {"start": iso(self.start), "end": iso(self.end)}
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    id: str
+    lat: float
+    lon: float
+    window: Window
+    service_s: float = 300.0
+    radius_m: float = 60.0
+    customer: Customer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    route_id: str
+    vehicle_id: str
+    timezone: str                                   # IANA name, e.g. "America/Toronto"
+    stops: tuple[Stop, ...]
+    geometry: tuple[tuple[float, float], ...] | None = None  # (lon, lat) pairs, GeoJSON order
+    detour_factor: float = 1.3                      # used when geometry is absent
+    version: str = field(default="")                # content hash; a new manifest = a new version
+
+    def stop(self, stop_id: str) -> Stop:
+        for s in self.stops:
+            if s.id == stop_id:
+                return s
+        raise KeyError(stop_id)
