@@ -1,0 +1,106 @@
+"""NMEA replay from a file or stdin, as fast as possible or paced by the data's own clock.
+
+Why pace by the fixes' timestamps rather than by line count: receivers send a variable
+number of sentences per epoch and logs have gaps; only the UTC times in the data say how
+long the drive really took. `speed=60` makes a one-hour drive last a minute (the demo).
+"""
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ._decoder import NmeaDecoder
+from ._fix import Fix
+from ._source import NmeaLineSource
+
+_CHUNK = 1 << 16
+#: A jump in data time larger than this (concatenated logs, a day's gap) re-anchors the
+#: pacing instead of sleeping through it.
+MAX_PACED_GAP_S = 300.0
+
+
+def read_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """Lines of a binary stream in 64 KiB reads (any of \\n, \\r\\n endings)."""
+    rest = b""
+    while chunk := stream.read(_CHUNK):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    if rest:
+        yield rest
+
+
+class FileSource(NmeaLineSource):
+    """`FileSource("drive.nmea", speed=60)`; path "-" reads stdin."""
+
+    def __init__(
+        self, path: str | Path, speed: float | None = None, *, decoder: NmeaDecoder | None = None
+    ) -> None:
+        super().__init__(decoder)
+        if speed is not None and not speed > 0:
+            raise ValueError(f"speed must be > 0, got {speed!r}")
+        self.path = path
+        self.speed = speed
+
+    async def fixes(self) -> AsyncIterator[Fix]:
+        """Every fix in the file, then returns (a replay ends; it is not a device)."""
+        try:
+            stream = sys.stdin.buffer if str(self.path) == "-" else open(self.path, "rb")
+        except OSError as exc:
+            self.status.detail = f"open {self.path}: {exc.strerror or exc}"
+            self.status.counters["open_failed"] += 1
+            return
+        self.status.device_present = True
+        loop = asyncio.get_running_loop()
+        anchor: tuple[float, float] | None = None  # (loop time, data time) pairs
+        last_data_t: float | None = None
+        lines = read_lines(stream)
+        try:
+            while True:
+                batch = await asyncio.to_thread(_take, lines, 2048)
+                if not batch:
+                    break
+                for line in batch:
+                    for fix in self._decode(line):
+                        anchor, last_data_t = await self._pace(loop, fix, anchor, last_data_t)
+                        yield fix
+                await asyncio.sleep(0)  # as-fast-as-possible must not starve the loop
+            for fix in self._flush():
+                anchor, last_data_t = await self._pace(loop, fix, anchor, last_data_t)
+                yield fix
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+            self.status.device_present = False
+
+    async def _pace(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fix: Fix,
+        anchor: tuple[float, float] | None,
+        last_data_t: float | None,
+    ) -> tuple[tuple[float, float] | None, float]:
+        """Sleep until `fix` is due; returns the (possibly re-made) anchor."""
+        t = fix.t
+        if self.speed is None:
+            return anchor, t
+        if anchor is None or last_data_t is None or not 0 <= t - last_data_t <= MAX_PACED_GAP_S:
+            return (loop.time(), t), t
+        due = anchor[0] + (t - anchor[1]) / self.speed
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return anchor, t
+
+
+def _take(lines: Iterator[bytes], n: int) -> list[bytes]:
+    """Up to `n` lines (runs in a worker thread: reading stdin may block)."""
+    out: list[bytes] = []
+    for line in lines:
+        out.append(line)
+        if len(out) >= n:
+            break
+    return out

@@ -1,0 +1,81 @@
+"""Cut one raw receiver line down to the NMEA sentence in it, before pynmea2 sees it.
+
+Why a pre-filter at all: real serial dumps glue junk to sentences (a stray byte before `$`,
+the `$$` prefix of ST Teseo firmware, the cut-off head of a previous sentence, binary
+protocol frames, NUL bytes), and most lines of a busy receiver are sentence types we never
+use (GSV, TXT, proprietary). Finding the last `$` and reading the five-letter address costs
+far less than a full pynmea2 parse, so unused types are counted and dropped here and only
+the handful of types the epoch assembler reads go through `pynmea2.parse(check=True)`.
+Checksums are deliberately *not* recomputed here: pynmea2 does that (FIELD-NOTES).
+"""
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+#: Sentence types the epoch assembler reads (the talker prefix is ignored).
+USED_TYPES: Final = frozenset({"RMC", "GGA", "GNS", "GLL", "VTG", "GSA", "ZDA", "GST"})
+
+#: Fewest comma-separated fields (address included) a complete sentence of each type has,
+#: so a line without `*hh` can be told apart as "truncated" (cut off) or "no_checksum"
+#: (a receiver that never sends one, like the HP 58534A in the corpus).
+MIN_FIELDS: Final = {
+    "RMC": 12, "GGA": 15, "GNS": 13, "GLL": 7, "VTG": 9, "GSA": 18, "ZDA": 7, "GST": 9,
+}
+
+_STRIP: Final = b" \t\r\n\x00"
+
+
+class Framed(NamedTuple):
+    """What the pre-filter found in one line.
+
+    `sentence` is the `$…*hh` text to hand to pynmea2 (None: nothing usable). `reason`
+    names what was dropped (None: nothing). Both can be set: a line whose head was a
+    cut-off sentence still carries a whole one after it.
+    """
+
+    sentence: str | None
+    address: str  # talker + type, e.g. "GNRMC" ("" when there is none)
+    reason: str | None
+
+
+_BLANK: Final = Framed(None, "", None)
+
+
+def frame(line: str | bytes) -> Framed:
+    """Find the sentence in `line`; never raises."""
+    if isinstance(line, str):
+        line = line.encode("utf-8", "replace")
+    dollar = line.rfind(b"$")
+    if dollar < 0:
+        stripped = line.strip(_STRIP)
+        if not stripped or stripped.startswith(b"#"):
+            return _BLANK  # blank line, or a capture-file comment: not receiver data
+        return Framed(None, "", "garbage")
+    lost_head = None
+    if dollar > 0:
+        junk = line[:dollar].strip(_STRIP)
+        if junk.startswith(b"#"):
+            return _BLANK
+        # A second `$` before the last one: an earlier sentence was cut short and the next
+        # one started on the same line (triton400: "$GPGGA,030130$GPGLL,…"). `$$` is ST
+        # Teseo's prefix, not a lost sentence.
+        if b"$" in junk and junk.strip(b"$"):
+            lost_head = "truncated"
+    tail = line[dollar:].rstrip(_STRIP)
+    if not tail.isascii():
+        return Framed(None, "", "garbage")
+    text = tail.decode("ascii")
+    if len(text) < 7 or text[6] != ",":
+        if len(text) >= 2 and text[1] == "P":
+            return Framed(None, "", "unsupported")  # proprietary: $Pxxx, any length
+        return Framed(None, "", "truncated" if len(text) < 7 else "unsupported")
+    address, kind = text[1:6], text[3:6]
+    if text[1] == "P" or kind not in USED_TYPES:
+        return Framed(None, address, lost_head or "unsupported")
+    star = text.rfind("*")
+    if star < 0:
+        short = text.count(",") + 1 < MIN_FIELDS[kind]
+        return Framed(None, address, "truncated" if short else "no_checksum")
+    if len(text) - star != 3:
+        return Framed(None, address, "truncated" if len(text) - star < 3 else "garbage")
+    return Framed(text, address, lost_head)

@@ -1,0 +1,65 @@
+"""FileSource (replay, paced replay) and `forewarn decode` on real files."""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+
+from forewarn.devices import FileSource, Fix, GpsSource, decode_main
+from tests.devices.nmea import T0, drive
+
+DATA = Path(__file__).parent.parent / "data"
+TIZEN = DATA / "tizen-replay" / "nmea_replay.log"
+
+
+async def collect(source: FileSource) -> tuple[list[Fix], float]:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    fixes = [fix async for fix in source.fixes()]
+    return fixes, loop.time() - start
+
+
+def test_file_replay_as_fast_as_possible_yields_every_fix_of_a_real_drive() -> None:
+    source = FileSource(TIZEN)
+    assert isinstance(source, GpsSource)
+    fixes, _ = asyncio.run(collect(source))
+    assert len(fixes) == 596  # one per second, 14:42:23 .. 14:52:18
+    assert all(b.t - a.t == 1.0 for a, b in zip(fixes, fixes[1:]))
+    assert source.status.counters["unsupported"] == 1787  # the GSV lines
+
+
+def test_paced_replay_honours_the_data_timestamps(tmp_path: Path) -> None:
+    log = tmp_path / "drive.nmea"
+    log.write_text("\n".join(drive(T0, 11, step_s=2.0)) + "\n")  # 20 s of data time
+    fixes, elapsed = asyncio.run(collect(FileSource(log, speed=50.0)))
+    assert len(fixes) == 11
+    # asyncio.sleep never returns early: 20 s / 50 is a lower bound that cannot flake
+    assert elapsed >= 20.0 / 50.0
+
+
+def test_missing_file_ends_the_replay_with_a_named_reason(tmp_path: Path) -> None:
+    source = FileSource(tmp_path / "nope.nmea")
+    fixes, _ = asyncio.run(collect(source))
+    assert fixes == [] and source.status.counters["open_failed"] == 1
+    assert source.status.state == "no-device"
+
+
+def test_decode_prints_one_json_line_per_fix_and_counters_on_stderr() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    path = DATA / "gpsd" / "gp-320fw-2019-04-07-coldboot.log"
+    assert decode_main(str(path), out, err) == 0
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert len(lines) == 1
+    assert set(lines[0]) == {"time", "lat", "lon", "alt", "speed", "course", "mode", "sats",
+                             "hdop"}
+    summary = json.loads(err.getvalue())
+    assert summary["fixes"] == 1
+    assert {"checksum", "truncated", "garbage", "invalid_fix"} <= set(summary["dropped"])
+
+
+def test_decode_of_an_unreadable_path_exits_2_with_a_message(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert decode_main(str(tmp_path / "missing.log"), out, err) == 2
+    assert "cannot open" in err.getvalue() and out.getvalue() == ""
+    assert decode_main(str(tmp_path), out, err) == 2  # a directory
