@@ -1,6 +1,7 @@
 """Shared pytest setup: fakes of the outside world live in tests/fakes/ and are plugins here."""
 
 pytest_plugins: list[str] = [
-    # "tests.fakes.mosquitto",  (real broker on a free port)
+    "tests.fakes.mosquitto",  # real broker on a free port
     # add a fakes module here when you create one
+    "tests.fakes.twilio",
 ]

@@ -1,0 +1,162 @@
+"""When to tell a customer what: the business rules of DESIGN.md "Stops and messages".
+
+Pure decisions over a stop's record and the newest estimate; no I/O. The tracker turns each
+`Decision` into an outbox row whose key (route/stop/kind/seq) makes it at-most-once.
+
+Budget: `max_messages_per_stop` counts every kind, but the messages a customer needs
+(approaching, delivered) are reserved, so promise updates (delay, back-on-time, sorry) can
+never starve them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from forewarn.config import AlertSettings
+from forewarn.eta import Estimate, Stop, StopEta
+
+from ._stops import Risk, StopRecord, StopState
+
+UPDATE_KINDS = ("delay", "back_on_time", "sorry_late")
+RESERVED_KINDS = ("approaching", "delivered")
+QUARTER = 15 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    stop_id: str
+    kind: str
+    seq: int
+    fields: dict[str, str] = field(default_factory=dict)
+    not_before: float = 0.0
+
+
+def local_hhmm(t: float, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).astimezone(tz).strftime("%H:%M")
+
+
+def quiet_until(now: float, tz: ZoneInfo, alerts: AlertSettings) -> float:
+    """0 if `now` is outside quiet hours in `tz`, else the POSIX time they end."""
+    rng = alerts.quiet_range()
+    if rng is None:
+        return 0.0
+    start, end = rng
+    local = datetime.fromtimestamp(now, tz=timezone.utc).astimezone(tz)
+    t = local.time().replace(second=0, microsecond=0)
+    inside = (start <= t < end) if start < end else (t >= start or t < end)
+    if not inside:
+        return 0.0
+    end_dt = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if end_dt <= local:
+        end_dt += timedelta(days=1)
+    return end_dt.timestamp()
+
+
+def honest_window(eta: StopEta, now: float) -> tuple[float, float]:
+    """p10..p90 rounded outwards to quarter hours, never starting in the past."""
+    lo = max(eta.p10, now)
+    start = math.floor(lo / QUARTER) * QUARTER
+    end = math.ceil(max(eta.p90, lo + 1) / QUARTER) * QUARTER
+    return float(start), float(end)
+
+
+class Policy:
+    def __init__(self, alerts: AlertSettings, tz: ZoneInfo) -> None:
+        self.a = alerts
+        self.tz = tz
+
+    # -- helpers -------------------------------------------------------------------------
+    def _can_update(self, rec: StopRecord) -> bool:
+        reserved = sum(1 for k in RESERVED_KINDS if rec.sent.get(k, 0) == 0)
+        return rec.total_sent + reserved < self.a.max_messages_per_stop
+
+    def _decide(self, rec: StopRecord, kind: str, fields: dict[str, str], now: float, holdable: bool) -> Decision:
+        seq = rec.sent.get(kind, 0) + 1
+        rec.sent[kind] = seq
+        hold = quiet_until(now, self.tz, self.a) if holdable else 0.0
+        return Decision(rec.stop_id, kind, seq, fields, hold)
+
+    def _fmt(self, t: float) -> str:
+        return local_hhmm(t, self.tz)
+
+    # -- rules ---------------------------------------------------------------------------
+    def window(self, stop: Stop, rec: StopRecord, now: float) -> Decision | None:
+        """Tell the promised window up front (once), unless it is too far ahead or over."""
+        if rec.sent.get("window") or rec.state.done or rec.state.visited:
+            return None
+        w = stop.window
+        if w.end.timestamp() <= now or w.start.timestamp() - now > self.a.window_lead_hours * 3600:
+            return None
+        rec.announced = (w.start.timestamp(), w.end.timestamp())
+        return self._decide(rec, "window", {"start": self._fmt(w.start.timestamp()), "end": self._fmt(w.end.timestamp())},
+                            now, holdable=True)
+
+    def on_estimate(self, stop: Stop, rec: StopRecord, eta: StopEta, now: float, is_next: bool,
+                    events: list[dict]) -> list[Decision]:
+        """All rules that look at a fresh prediction for one remaining stop."""
+        out: list[Decision] = []
+        a = self.a
+        w_start, w_end = stop.window.start.timestamp(), stop.window.end.timestamp()
+        rec.last_p_late = eta.p_late
+
+        # dispatcher risk first (lower threshold than customers)
+        risk = Risk.LATE if eta.p_late >= a.late_probability else Risk.AT_RISK if eta.p_late >= a.at_risk_probability else Risk.OK
+        if risk != rec.risk:
+            events.append({"type": "risk", "stop_id": stop.id, "risk": risk.value, "prev": rec.risk.value,
+                           "p_late": round(eta.p_late, 3)})
+            rec.risk = risk
+
+        if eta.p90 < w_start - a.early_minutes * 60 and not rec.early_flagged:
+            rec.early_flagged = True
+            events.append({"type": "early", "stop_id": stop.id, "p90": eta.p90, "window_start": w_start})
+            if a.notify_customer_early and self._can_update(rec):
+                out.append(self._decide(rec, "early", {"time": self._fmt(eta.p50)}, now, holdable=True))
+
+        # sustained lateness -> delay message while the window is still ahead of us
+        if eta.p_late >= a.late_probability:
+            rec.late_since = rec.late_since if rec.late_since is not None else now
+        else:
+            rec.late_since = None
+        sustained_late = rec.late_since is not None and now - rec.late_since >= a.sustain_s
+        delays = rec.sent.get("delay", 0)
+        told_late = delays > rec.sent.get("back_on_time", 0)  # last promise update was "late"
+        if sustained_late and now < w_end and self._can_update(rec):
+            start, end = honest_window(eta, now)
+            ann = rec.announced
+            moved = (not told_late) or ann is None or eta.p50 > ann[1] + a.delay_margin_minutes * 60 \
+                or eta.p50 < ann[0] - a.delay_margin_minutes * 60
+            if moved:
+                rec.announced = (start, end)
+                out.append(self._decide(rec, "delay", {"start": self._fmt(start), "end": self._fmt(end)}, now, holdable=False))
+                rec.ontime_since = None
+        # a stop that slipped past its window with no warning: say sorry plainly, once
+        if now >= w_end and not told_late and not rec.sent.get("sorry_late") and not rec.state.visited:
+            rec.missed_unwarned = True
+            events.append({"type": "missed_unwarned", "stop_id": stop.id})
+            if self._can_update(rec):
+                start, end = honest_window(eta, now)
+                rec.announced = (start, end)
+                out.append(self._decide(rec, "sorry_late", {"start": self._fmt(start), "end": self._fmt(end)}, now, holdable=False))
+        # caught up after a delay message: one short correction, so nobody misses the truck
+        if told_late and now < w_end:
+            if eta.p_late <= a.back_on_time_probability:
+                rec.ontime_since = rec.ontime_since if rec.ontime_since is not None else now
+                if now - rec.ontime_since >= a.sustain_s and self._can_update(rec):
+                    rec.announced = (w_start, w_end)
+                    out.append(self._decide(rec, "back_on_time", {"start": self._fmt(w_start), "end": self._fmt(w_end)},
+                                            now, holdable=False))
+            else:
+                rec.ontime_since = None
+
+        # approaching: the next stop, close in time
+        if is_next and not rec.sent.get("approaching") and eta.p50 - now <= a.approaching_minutes * 60:
+            minutes = max(1, int(round((eta.p50 - now) / 60)))
+            out.append(self._decide(rec, "approaching", {"minutes": str(minutes)}, now, holdable=False))
+        return out
+
+    def delivered(self, stop: Stop, rec: StopRecord, now: float) -> Decision | None:
+        if rec.sent.get("delivered"):
+            return None
+        return self._decide(rec, "delivered", {"rating": "yes" if self.a.rating else ""}, now, holdable=True)

@@ -1,0 +1,38 @@
+"""Payload shapes of the dispatcher topics (DESIGN.md "MQTT topics"), one place for all."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from forewarn.devices import Fix
+from forewarn.eta import Estimate
+
+from ._time import iso
+
+if TYPE_CHECKING:
+    from ._tracker import RouteTracker
+
+
+def position_payload(fix: Fix, est: Estimate | None) -> dict:
+    return {
+        "ts": iso(fix.t), "lat": round(fix.lat, 7), "lon": round(fix.lon, 7),
+        "speed": None if fix.speed is None else round(fix.speed, 2),
+        "course": None if fix.course is None else round(fix.course, 1),
+        "hdop": fix.hdop, "mode": int(fix.mode),
+        "chainage": None if est is None else round(est.chainage, 1),
+        "off_route": None if est is None else est.off_route,
+    }
+
+
+def eta_payload(tracker: "RouteTracker", est: Estimate) -> dict:
+    stops = []
+    for e in est.stops:
+        stop = tracker.route.stop(e.stop_id)
+        rec = tracker.record(e.stop_id)
+        stops.append({
+            "id": e.stop_id, "eta": iso(e.p50), "p10": iso(e.p10), "p90": iso(e.p90),
+            "p_late": round(e.p_late, 3), "remaining_m": round(e.remaining_m),
+            "window": stop.window.to_json(), "state": rec.state.value, "risk": rec.risk.value,
+        })
+    return {"ts": iso(est.t), "route_id": tracker.route.route_id, "generated": iso(time.time()),
+            "speed": round(est.speed, 2), "off_route": est.off_route, "stops": stops}

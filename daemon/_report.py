@@ -1,0 +1,89 @@
+"""Human-readable and plotted views of replay results (`replay`, `replay --report`, `report`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TextIO
+
+
+def print_summary(doc: dict, out: TextIO) -> None:
+    out.write(f"route {doc['route_id']}  log {doc.get('log_start')} .. {doc.get('log_end')}\n")
+    for s in doc["stops"]:
+        out.write(f"  {s['id']:<10} window {s['window']['start'][11:16]}-{s['window']['end'][11:16]}Z  "
+                  f"state {s['state']:<10} arrived {(s['arrived'] or '-')[11:19]:<8}  "
+                  f"messages {', '.join(m['kind'] + '@' + m['at'][11:16] for m in s['messages']) or '-'}\n")
+    m = doc["metrics"]
+    out.write(f"  late {m['late']} (warned before window end {m['late_warned_before_window_end']}, "
+              f"median lead {m['median_lead_min']} min), false alarms {m['false_alarms']}, "
+              f"messages/stop {m['messages_per_stop']}\n")
+    c = doc["counters"]
+    out.write("  counters " + " ".join(f"{k}={v}" for k, v in c.items()) + "\n")
+
+
+def print_fleet_report(docs: list[dict], out: TextIO) -> None:
+    """Aggregate several replays (a simulated or real day of routes) into the business figures."""
+    tot = {"stops": 0, "on_time": 0, "late": 0, "late_warned_before_window_end": 0, "late_not_warned": 0,
+           "false_alarms": 0, "messages": 0}
+    leads: list[float] = []
+    out.write(f"{'route':<28}{'stops':>6}{'on time':>9}{'late':>6}{'warned':>8}{'unwarned':>10}{'false':>7}{'msgs/stop':>11}\n")
+    for d in docs:
+        m = d["metrics"]
+        out.write(f"{d['route_id']:<28}{m['stops']:>6}{m['on_time']:>9}{m['late']:>6}{m['late_warned_before_window_end']:>8}"
+                  f"{m['late_not_warned']:>10}{m['false_alarms']:>7}{m['messages_per_stop']:>11}\n")
+        for k in tot:
+            tot[k] += m.get(k, 0) if k != "messages" else sum(len(s["messages"]) for s in d["stops"])
+        leads += m["warning_lead_min"]
+    late, on_time = tot["late"], tot["on_time"]
+    leads.sort()
+    med = leads[len(leads) // 2] if leads else None
+    out.write(f"\nlate stops warned before their window ended: {tot['late_warned_before_window_end']}/{late}"
+              f" ({100 * tot['late_warned_before_window_end'] / late:.0f}%)\n" if late else "\nno late stops\n")
+    out.write(f"median warning lead: {med} min (all: {leads})\n")
+    out.write(f"false alarms: {tot['false_alarms']}/{on_time} on-time stops"
+              f" ({100 * tot['false_alarms'] / on_time:.1f}%)\n" if on_time else "")
+    dup = sum(len(s["messages"]) - len({(m['kind'], m['at'], m['text']) for m in s["messages"]}) for d in docs for s in d["stops"])
+    out.write(f"duplicate messages: {dup}; messages per stop: {tot['messages'] / max(tot['stops'], 1):.2f}\n")
+
+
+def write_report(doc: dict, directory: Path) -> list[Path]:
+    """replay.json, and one PNG per stop (p10/p50/p90 and P(late) over time) when matplotlib is there."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = [directory / "replay.json"]
+    written[0].write_text(json.dumps(doc, indent=1))
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        (directory / "PLOTS-MISSING.txt").write_text("install matplotlib (pip install 'forewarn[plot]') for PNG plots\n")
+        return written
+    from datetime import datetime
+
+    def ts(s: str) -> datetime:
+        return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+    for s in doc["stops"]:
+        if not s["predictions"]:
+            continue
+        at = [ts(p["at"]) for p in s["predictions"]]
+        fig, (ax, ax2) = plt.subplots(2, 1, sharex=True, figsize=(8, 5), height_ratios=(3, 1))
+        ax.fill_between(at, [ts(p["p10"]) for p in s["predictions"]], [ts(p["p90"]) for p in s["predictions"]],
+                        alpha=0.3, label="p10-p90")
+        ax.plot(at, [ts(p["p50"]) for p in s["predictions"]], label="p50")
+        ax.axhspan(ts(s["window"]["start"]), ts(s["window"]["end"]), color="green", alpha=0.1, label="window")
+        if s["arrived"]:
+            ax.axhline(ts(s["arrived"]), color="black", linestyle="--", label="arrived")
+        for m in s["messages"]:
+            ax.axvline(ts(m["at"]), color="red" if m["kind"] == "delay" else "grey", linewidth=0.8)
+        ax.set_ylabel("predicted arrival (UTC)")
+        ax.legend(loc="best", fontsize=7)
+        ax.set_title(f"{doc['route_id']} / {s['id']}")
+        ax2.plot(at, [p["p_late"] for p in s["predictions"]], color="red")
+        ax2.set_ylabel("P(late)")
+        ax2.set_ylim(0, 1)
+        fig.autofmt_xdate()
+        path = directory / f"stop-{s['id']}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written

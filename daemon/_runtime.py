@@ -1,0 +1,360 @@
+"""The daemon: one asyncio TaskGroup of named tasks, cancelled cleanly on SIGTERM.
+
+Tasks: `gps` (fixes -> tracker), `tick` (predictions keep moving through GPS dropouts, and
+the health heartbeat), `sender` (outbox -> Twilio), `mqtt` (dispatcher link), `routes`
+(manifest files), `watchdog` (WATCHDOG=1 only while `tick` proves the loop is alive).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from forewarn.config import ConfigError, Problem, Settings, load_settings, parse_manifest, read_secret
+from forewarn.daemon.notify import ConsoleNotifier, Notifier, Sender, TwilioNotifier, mask_phone
+from forewarn.daemon.outbox import Outbox
+from forewarn.devices import FileSource, Fix, GpsdSource, GpsSource, LineQueueSource, SerialSource
+from forewarn.eta import Route, TravelHistory, warm_kernels
+
+from . import __version__
+from ._mqtt import MqttLink
+from ._publish import eta_payload, position_payload
+from ._sdnotify import Notifier as SdNotify, watchdog_interval
+from ._store_guard import open_state
+from ._time import iso
+from ._tracker import RouteTracker, Step
+
+log = logging.getLogger("forewarn.daemon")
+
+TICK_S = 1.0
+SHUTDOWN_BUDGET_S = 8.0   # systemd's default stop timeout is 90 s; we promise 10
+
+
+@dataclass
+class Hooks:
+    """Seams for `demo` (and tests): who hears about each step and each event."""
+
+    on_step: Callable[[Step, RouteTracker], None] | None = None
+    on_event: Callable[[dict], None] | None = None
+    exit_at_eof: bool = False
+    on_stop: Callable[["Daemon"], None] | None = None   # last look at the state before it closes
+
+
+def make_source(settings: Settings) -> GpsSource:
+    g = settings.gps
+    if g.source == "serial":
+        return SerialSource(g.device, g.baudrate)
+    if g.source == "gpsd":
+        return GpsdSource(g.host, g.port)
+    if g.source == "mqtt":
+        return LineQueueSource()
+    path = Path(g.path)
+    if not path.is_absolute():
+        path = Path(settings.source_path) / path
+    return FileSource(path, g.speed)
+
+
+def make_notifier(settings: Settings) -> Notifier:
+    t = settings.twilio
+    if t is None:
+        return ConsoleNotifier(sys.stderr)
+    token = read_secret(t.auth_token_file, "twilio-token", "Twilio auth token")
+    if not token:
+        raise ConfigError([Problem(settings.source_path or "<config>", "twilio.auth_token_file",
+                                   "no Twilio auth token: set auth_token_file or the systemd credential twilio-token")])
+    return TwilioNotifier(t.account_sid, token, from_=t.from_, messaging_service_sid=t.messaging_service_sid,
+                          api_base=t.api_base, allowed_countries=t.allowed_countries)
+
+
+class Daemon:
+    def __init__(self, settings: Settings, *, config_path: str | None = None, notifier: Notifier | None = None,
+                 hooks: Hooks | None = None) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.hooks = hooks or Hooks()
+        self.sd = SdNotify()
+        self.state = open_state(settings.state.path)
+        self.conn: sqlite3.Connection = self.state.conn
+        self.outbox = Outbox(self.conn, clock=self.now)
+        self.notifier = notifier or make_notifier(settings)
+        self.sender = Sender(self.outbox, self.notifier, on_event=self.emit, clock=self.now)
+        self.source = make_source(settings)
+        self.link = MqttLink(settings.mqtt, settings.vehicle.id, self.conn, on_message=self._on_mqtt) \
+            if settings.mqtt else None
+        self.history = TravelHistory.load(self.conn)
+        self.tracker: RouteTracker | None = None
+        self._route_files: dict[Path, float] = {}
+        self._stop = asyncio.Event()
+        self._eof = asyncio.Event()
+        self._last_fix_wall = 0.0
+        self._last_fix_t: float | None = None
+        self._tick_beat = time.monotonic()
+        self._replay_speed = settings.gps.speed if settings.gps.source == "file" else None
+
+    # -- time --------------------------------------------------------------------------------
+    def now(self) -> float:
+        """Wall time live; log time when replaying a file (so the demo's messages go out in log time)."""
+        if self.settings.gps.source != "file" or self._last_fix_t is None:
+            return time.time()
+        speed = self._replay_speed or 1.0
+        return self._last_fix_t + (time.monotonic() - self._last_fix_wall) * speed
+
+    # -- events and publishing ---------------------------------------------------------------
+    def emit(self, event: dict) -> None:
+        ev = {"ts": iso(self.now()), "vehicle": self.settings.vehicle.id, **event}
+        if self.tracker is not None and "route_id" not in ev:
+            ev["route_id"] = self.tracker.route.route_id
+        if "to" in ev and isinstance(ev["to"], str) and not ev["to"].count("*"):
+            ev["to"] = mask_phone(ev["to"])
+        log.info("event %s", json.dumps(ev, separators=(",", ":")))
+        if self.link is not None:
+            self.link.event(ev)
+        if self.hooks.on_event is not None:
+            self.hooks.on_event(ev)
+
+    def _status(self) -> dict:
+        return {"ts": iso(time.time()), "state": "online", "version": __version__,
+                "vehicle": self.settings.vehicle.id,
+                "route_id": self.tracker.route.route_id if self.tracker else None,
+                "gps": self.source.status.to_json(),
+                "queue_depth": self.link.queue_depth() if self.link else 0,
+                "state_store": self.state.describe()}
+
+    def _publish_step(self, step: Step, fix: Fix | None) -> None:
+        for ev in step.events:
+            self.emit(ev)
+        if step.messages:
+            self.sender.kick()
+        if self.link is not None and self.tracker is not None:
+            if fix is not None:
+                self.link.set_retained("position", position_payload(fix, step.estimate))
+            if step.estimate is not None:
+                self.link.set_retained("eta", eta_payload(self.tracker, step.estimate))
+        if self.hooks.on_step is not None and self.tracker is not None:
+            self.hooks.on_step(step, self.tracker)
+
+    # -- routes ------------------------------------------------------------------------------
+    def accept_route(self, route: Route, origin: str) -> None:
+        if route.vehicle_id != self.settings.vehicle.id:
+            self.emit({"type": "route_rejected", "origin": origin, "route_id": route.route_id,
+                       "reason": f"manifest is for vehicle {route.vehicle_id!r}, this is {self.settings.vehicle.id!r}"})
+            return
+        cur = self.tracker
+        if cur is not None and cur.route.route_id == route.route_id and cur.route.version == route.version:
+            return
+        if cur is not None:
+            self.history.save(self.conn)
+        self.tracker = RouteTracker(route, self.settings.alerts, self.outbox, conn=self.conn, history=self.history)
+        kind = "route_updated" if cur is not None and cur.route.route_id == route.route_id else "route_loaded"
+        self.emit({"type": kind, "route_id": route.route_id, "version": route.version, "origin": origin,
+                   "stops": len(route.stops)})
+        if self.settings.gps.source != "file" or self._last_fix_t is not None:
+            # a recorded drive starts its route at its first fix, in log time (RouteTracker.on_fix)
+            self._publish_step(self.tracker.start(self.now()), None)
+
+    def reject_route(self, err: ConfigError, origin: str) -> None:
+        log.error("route rejected (%s):\n%s", origin, err)
+        self.emit({"type": "route_rejected", "origin": origin, "reason": [str(p) for p in err.problems][:20]})
+
+    def scan_routes_dir(self) -> None:
+        d = self.settings.routes.dir
+        if not d:
+            return
+        for path in sorted(Path(d).glob("*.json")):
+            try:
+                mtime = path.stat().st_mtime
+            except OSError:
+                continue
+            if self._route_files.get(path) == mtime:
+                continue
+            self._route_files[path] = mtime
+            try:
+                route = parse_manifest(path.read_bytes(), str(path))
+            except ConfigError as e:
+                self.reject_route(e, str(path))
+                continue
+            except OSError as e:
+                log.error("cannot read %s: %s", path, e.strerror)
+                continue
+            if route.vehicle_id == self.settings.vehicle.id:
+                self.accept_route(route, str(path))
+
+    async def _on_mqtt(self, suffix: str, payload: bytes) -> None:
+        if suffix == "route":
+            try:
+                route = parse_manifest(payload, f"mqtt:{self.link.topic('route')}")
+            except ConfigError as e:
+                self.reject_route(e, "mqtt")
+                return
+            self.accept_route(route, "mqtt")
+        elif suffix == "nmea" and isinstance(self.source, LineQueueSource):
+            self.source.push(payload)
+        elif suffix == "cmd":
+            self._on_cmd(payload)
+
+    def _on_cmd(self, payload: bytes) -> None:
+        try:
+            doc = json.loads(payload)
+            cmd, stop_id = doc["cmd"], doc["stop_id"]
+            if cmd not in ("complete", "skip"):
+                raise ValueError(f"unknown cmd {cmd!r} (complete | skip; reorder: publish a new manifest)")
+            if self.tracker is None:
+                raise ValueError("no route loaded")
+            self.tracker.route.stop(stop_id)
+        except (ValueError, KeyError, TypeError) as e:
+            reason = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+            self.emit({"type": "input_rejected", "topic": "cmd", "reason": reason})
+            return
+        self._publish_step(self.tracker.command(cmd, stop_id, self.now()), None)
+
+    # -- tasks -------------------------------------------------------------------------------
+    async def _gps(self) -> None:
+        async for fix in self.source.fixes():
+            self._last_fix_t = fix.t
+            self._last_fix_wall = time.monotonic()
+            if self.tracker is not None:
+                self._publish_step(self.tracker.on_fix(fix), fix)
+            elif self.link is not None:
+                self.link.set_retained("position", position_payload(fix, None))
+        self._eof.set()
+        if self.hooks.exit_at_eof:
+            self._stop.set()
+
+    async def _tick(self) -> None:
+        stale = self.settings.gps.stale_after_s
+        last_status = ""
+        while True:
+            await asyncio.sleep(TICK_S)
+            self._tick_beat = time.monotonic()
+            now = self.now()
+            if self.tracker is not None and self._last_fix_t is not None and now - self._last_fix_t > stale \
+                    and not self._eof.is_set():
+                self._publish_step(self.tracker.on_tick(now), None)
+            if self.link is not None:
+                status = self._status()
+                key = json.dumps({k: v for k, v in status.items() if k != "ts"}, sort_keys=True)
+                if key != last_status:
+                    last_status = key
+                    self.link.set_retained("status", status)
+            self.state.maybe_recover()
+
+    async def _routes(self) -> None:
+        while True:
+            self.scan_routes_dir()
+            await asyncio.sleep(2.0)
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            if time.monotonic() - self._tick_beat < max(3 * TICK_S, interval):
+                self.sd.watchdog()
+            else:
+                log.error("main loop stalled: withholding WATCHDOG=1 so systemd restarts us")
+            await asyncio.sleep(interval)
+
+    async def _stopper(self) -> None:
+        """SIGTERM: finish in-flight sends, say offline, flush events; then cancel everything."""
+        await self._stop.wait()
+        self.sd.stopping("finishing sends and flushing state")
+        t0 = time.monotonic()
+        try:
+            await self.sender.drain(timeout=SHUTDOWN_BUDGET_S / 2)
+        except Exception:
+            log.exception("draining the outbox failed")
+        if self.link is not None:
+            self.link.set_retained("status", {**self._status(), "state": "offline"})
+            if not await self.link.flush(SHUTDOWN_BUDGET_S - (time.monotonic() - t0)):
+                log.warning("mqtt: %d events stay queued on disk for the next start", self.link.queue_depth())
+        raise _Shutdown
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def reload(self) -> None:
+        """SIGHUP: new config and route files; a bad config is refused and the old one runs on."""
+        self.sd.reloading()
+        if not self.config_path:
+            return
+        try:
+            new = load_settings(self.config_path)
+        except ConfigError as e:
+            log.error("reload refused, keeping the running config:\n%s", e)
+            self.emit({"type": "config_rejected", "reason": [str(p) for p in e.problems][:20]})
+        else:
+            for section in ("vehicle", "gps", "mqtt", "twilio", "state"):
+                if getattr(new, section) != getattr(self.settings, section):
+                    log.warning("reload: [%s] changed; that takes a restart", section)
+            self.settings = self.settings.model_copy(update={"alerts": new.alerts, "routes": new.routes, "log": new.log})
+            if self.tracker is not None:
+                self.tracker.set_alerts(new.alerts)
+            logging.getLogger().setLevel(new.log.level.upper())
+            self._route_files.clear()
+            self.scan_routes_dir()
+            log.info("config reloaded from %s", self.config_path)
+        self.sd.ready("reloaded")
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.sd.status("warming ETA kernels")
+        secs = await asyncio.to_thread(warm_kernels)
+        log.info("ETA kernels ready in %.2f s", secs)
+        self.scan_routes_dir()
+        await self.sender.reconcile()
+        interval = watchdog_interval()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._stopper(), name="stopper")
+                tg.create_task(self._gps(), name="gps")
+                tg.create_task(self._tick(), name="tick")
+                tg.create_task(self.sender.run(), name="sender")
+                if self.link is not None:
+                    self.link.set_retained("status", self._status())
+                    tg.create_task(self.link.run(), name="mqtt")
+                if self.settings.routes.dir:
+                    tg.create_task(self._routes(), name="routes")
+                if interval:
+                    tg.create_task(self._watchdog(interval), name="watchdog")
+                route = self.tracker.route.route_id if self.tracker else "none yet"
+                self.sd.ready(f"running; route {route}")
+                log.info("forewarn %s running for vehicle %s (route %s)", __version__, self.settings.vehicle.id, route)
+        except* _Shutdown:
+            pass
+        finally:
+            self._shutdown()
+        return 0
+
+    def _shutdown(self) -> None:
+        if self.hooks.on_stop is not None:
+            self.hooks.on_stop(self)
+        if self.state.writable:
+            self.history.save(self.conn)
+        self.state.close()
+        log.info("stopped cleanly")
+
+
+class _Shutdown(Exception):
+    """Raised inside the TaskGroup to cancel every task on SIGTERM."""
+
+
+def run_daemon(config_path: str) -> int:
+    from ._log import setup_logging
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as e:
+        print(f"forewarn: bad config:\n{e}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log.level)
+    try:
+        daemon = Daemon(settings, config_path=config_path)
+    except ConfigError as e:
+        print(f"forewarn: bad config:\n{e}", file=sys.stderr)
+        return 2
+    return asyncio.run(daemon.run())

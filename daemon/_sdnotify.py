@@ -1,0 +1,57 @@
+"""sd_notify(3) in a few lines: one datagram to $NOTIFY_SOCKET (the `sdnotify` package is unmaintained).
+
+A leading '@' names an abstract socket. Without $NOTIFY_SOCKET (not under systemd) every call
+is a no-op, so the daemon runs the same from a terminal.
+"""
+from __future__ import annotations
+
+import os
+import socket
+
+
+class Notifier:
+    def __init__(self, address: str | None = None) -> None:
+        addr = address if address is not None else os.environ.get("NOTIFY_SOCKET", "")
+        self._addr = ("\0" + addr[1:]) if addr.startswith("@") else addr
+        self._sock: socket.socket | None = None
+        if self._addr:
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+
+    @property
+    def enabled(self) -> bool:
+        return self._sock is not None
+
+    def notify(self, *fields: str) -> None:
+        if self._sock is None:
+            return
+        try:
+            self._sock.sendto("\n".join(fields).encode(), self._addr)
+        except OSError:
+            pass  # systemd gone (shutdown) or socket full: nothing useful to do
+
+    def ready(self, status: str) -> None:
+        self.notify("READY=1", f"STATUS={status}")
+
+    def status(self, status: str) -> None:
+        self.notify(f"STATUS={status}")
+
+    def watchdog(self) -> None:
+        self.notify("WATCHDOG=1")
+
+    def stopping(self, status: str = "stopping") -> None:
+        self.notify("STOPPING=1", f"STATUS={status}")
+
+    def reloading(self) -> None:
+        self.notify("RELOADING=1")
+
+
+def watchdog_interval() -> float | None:
+    """Half of WATCHDOG_USEC in seconds (systemd's advice), or None when no watchdog is set."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    try:
+        return int(usec) / 2e6
+    except ValueError:
+        return None

@@ -1,0 +1,220 @@
+"""One route, one truck: fixes in; estimates, stop changes, events and customer messages out.
+
+Synchronous and clock-free (time comes from the fixes, or from the caller's tick), so the
+daemon, `replay` and `demo` run exactly the same code; only the I/O around it differs.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from forewarn.config import AlertSettings
+from forewarn.daemon._time import iso
+from forewarn.daemon.notify import OutgoingMessage, render
+from forewarn.daemon.outbox import Outbox
+from forewarn.devices import Fix
+from forewarn.eta import Estimate, Estimator, Route, Stop, TravelHistory
+
+from ._policy import Decision, Policy
+from ._stops import StopBook, StopRecord, StopState
+
+log = logging.getLogger("forewarn.tracker")
+
+DEPART_HYSTERESIS_M = 25.0   # leave the radius by this much before "departed": GPS noise must not flap
+
+
+@dataclass
+class Step:
+    """What one fix (or tick) produced."""
+
+    estimate: Estimate | None
+    events: list[dict] = field(default_factory=list)
+    messages: list[OutgoingMessage] = field(default_factory=list)
+
+
+class RouteTracker:
+    def __init__(self, route: Route, alerts: AlertSettings, outbox: Outbox, *,
+                 conn=None, history: TravelHistory | None = None) -> None:
+        self.route = route
+        self.alerts = alerts
+        self.outbox = outbox
+        self.tz = ZoneInfo(route.timezone)
+        self.policy = Policy(alerts, self.tz)
+        self.estimator = Estimator(route, history=history)
+        self.book = StopBook(conn, route.route_id, [s.id for s in route.stops])
+        self.book.reconcile_with_outbox([r.key for r in outbox.rows(route.route_id)])
+        self.last_estimate: Estimate | None = None
+        self.started = False
+
+    def set_alerts(self, alerts: AlertSettings) -> None:
+        """SIGHUP with new [alerts]: the next fix is judged by the new rules."""
+        self.alerts = alerts
+        self.policy = Policy(alerts, self.tz)
+
+    # -- views -----------------------------------------------------------------------------
+    def remaining(self) -> list[str]:
+        return [s.id for s in self.route.stops if not self.book[s.id].state.done and not self.book[s.id].state.visited]
+
+    def dwelling(self) -> tuple[str, float] | None:
+        for s in self.route.stops:
+            rec = self.book[s.id]
+            if rec.state is StopState.ARRIVED and rec.arrived_at is not None:
+                return s.id, rec.arrived_at
+        return None
+
+    def record(self, stop_id: str) -> StopRecord:
+        return self.book[stop_id]
+
+    # -- inputs ----------------------------------------------------------------------------
+    def start(self, now: float) -> Step:
+        """Route start (or restart): announce windows that were not announced yet."""
+        step = Step(None)
+        self.started = True
+        for stop in self.route.stops:
+            rec = self.book[stop.id]
+            d = self.policy.window(stop, rec, now)
+            if d is not None:
+                self._emit(stop, rec, d, now, step)
+                self._set_state(stop, rec, StopState.NOTIFIED, now, step)
+            self.book.save(rec)
+        return step
+
+    def on_fix(self, fix: Fix) -> Step:
+        now = fix.t
+        step = Step(None)
+        if not self.started:
+            self._merge(step, self.start(now))
+        self._detect_arrivals(fix, now, step)
+        remaining = self.remaining()
+        est = self.estimator.update(fix, remaining, self.dwelling())
+        if self.last_estimate is not None and est.off_route != self.last_estimate.off_route:
+            step.events.append({"type": "off_route" if est.off_route else "on_route",
+                                "dist_to_route": round(est.dist_to_route, 1)})
+        self._apply(est, now, step)
+        return step
+
+    def on_tick(self, now: float) -> Step:
+        """No fix for a while (dropout): keep predicting from the filter so promises still move."""
+        step = Step(None)
+        est = self.estimator.predict(now, self.remaining(), self.dwelling())
+        if est is not None:
+            self._apply(est, now, step)
+        return step
+
+    def command(self, cmd: str, stop_id: str, now: float) -> Step:
+        """Driver's app: `complete` or `skip` a stop."""
+        step = Step(self.last_estimate)
+        stop = self.route.stop(stop_id)
+        rec = self.book[stop_id]
+        if rec.state.done:
+            step.events.append({"type": "cmd_ignored", "cmd": cmd, "stop_id": stop_id, "reason": f"stop already {rec.state.value}"})
+            return step
+        if cmd == "complete":
+            self._complete(stop, rec, now, step)
+        elif cmd == "skip":
+            self._set_state(stop, rec, StopState.SKIPPED, now, step, reason="driver")
+            self.outbox.discard_for_stop(self.route.route_id, stop_id, ("window", "delay", "approaching", "back_on_time", "early"))
+        else:
+            raise ValueError(f"unknown command {cmd!r}")
+        self.book.save(rec)
+        return step
+
+    # -- internals -------------------------------------------------------------------------
+    def _detect_arrivals(self, fix: Fix, now: float, step: Step) -> None:
+        """Arrived = stopped inside the stop's radius for a while (not just passing by)."""
+        a = self.alerts
+        speed = fix.speed if fix.speed is not None else 0.0
+        for stop in self.route.stops:
+            rec = self.book[stop.id]
+            if rec.state.done:
+                continue
+            d = self.estimator.distance_to_stop(fix, stop.id)
+            if rec.state is StopState.ARRIVED:
+                if d > stop.radius_m + DEPART_HYSTERESIS_M:
+                    rec.departed_at = now
+                    self.estimator.observe_departure(stop.id, now)
+                    step.events.append({"type": "departure", "stop_id": stop.id, "at": iso(now)})
+                    self._complete(stop, rec, now, step)
+                    self.book.save(rec)
+                continue
+            if d <= stop.radius_m and speed <= a.arrival_speed_mps:
+                if rec.inside_since is None:
+                    rec.inside_since = now
+                if now - rec.inside_since >= a.arrival_dwell_s:
+                    rec.arrived_at = rec.inside_since
+                    self.estimator.observe_arrival(stop.id, rec.arrived_at)
+                    step.events.append({"type": "arrival", "stop_id": stop.id, "at": iso(rec.arrived_at)})
+                    self._set_state(stop, rec, StopState.ARRIVED, now, step)
+                    self._skip_passed(stop, now, step)
+                self.book.save(rec)
+            elif rec.inside_since is not None:
+                rec.inside_since = None
+                self.book.save(rec)
+
+    def _skip_passed(self, arrived: Stop, now: float, step: Step) -> None:
+        """Stops before the one we just arrived at that were never visited: passed by, skipped.
+
+        Predictions must not keep coming for a stop the truck has left behind (transitime #260).
+        """
+        for stop in self.route.stops:
+            if stop.id == arrived.id:
+                break
+            rec = self.book[stop.id]
+            if not rec.state.done and not rec.state.visited:
+                self._set_state(stop, rec, StopState.SKIPPED, now, step, reason="passed without stopping")
+                self.outbox.discard_for_stop(self.route.route_id, stop.id, ("window", "delay", "approaching", "back_on_time", "early"))
+                self.book.save(rec)
+
+    def _complete(self, stop: Stop, rec: StopRecord, now: float, step: Step) -> None:
+        self._set_state(stop, rec, StopState.COMPLETED, now, step)
+        self.outbox.discard_for_stop(self.route.route_id, stop.id, ("window", "delay", "approaching", "back_on_time", "early"))
+        d = self.policy.delivered(stop, rec, now)
+        if d is not None:
+            self._emit(stop, rec, d, now, step)
+
+    def _apply(self, est: Estimate, now: float, step: Step) -> None:
+        step.estimate = est
+        self.last_estimate = est
+        first = True
+        for eta in est.stops:
+            stop = self.route.stop(eta.stop_id)
+            rec = self.book[eta.stop_id]
+            before = rec.to_row()
+            if first and rec.state in (StopState.PLANNED, StopState.NOTIFIED):
+                self._set_state(stop, rec, StopState.EN_ROUTE, now, step)
+            for d in self.policy.on_estimate(stop, rec, eta, now, first, step.events):
+                self._emit(stop, rec, d, now, step)
+                if d.kind == "approaching":
+                    self._set_state(stop, rec, StopState.APPROACHING, now, step)
+            if rec.to_row() != before:
+                self.book.save(rec)
+            first = False
+
+    def _set_state(self, stop: Stop, rec: StopRecord, state: StopState, now: float, step: Step, reason: str = "") -> None:
+        if rec.state is state:
+            return
+        ev = {"type": "stop_state", "stop_id": stop.id, "state": state.value, "prev": rec.state.value}
+        if reason:
+            ev["reason"] = reason
+        rec.state = state
+        step.events.append(ev)
+
+    def _emit(self, stop: Stop, rec: StopRecord, d: Decision, now: float, step: Step) -> None:
+        c = stop.customer
+        if c is None or c.channel == "none" or not c.phone:
+            return
+        text = render(d.kind, c.locale, name=c.name, **d.fields)
+        msg = OutgoingMessage(
+            key=f"{self.route.route_id}/{stop.id}/{d.kind}/{d.seq}", route_id=self.route.route_id, stop_id=stop.id,
+            kind=d.kind, channel=c.channel, to=c.phone, text=text, locale=c.locale, created_at=now,
+            not_before=d.not_before, voice_fallback=c.voice_fallback)
+        if self.outbox.enqueue(msg):
+            step.messages.append(msg)
+            step.events.append({"type": "alert_queued", "stop_id": stop.id, "kind": d.kind, "key": msg.key,
+                                "channel": c.channel, **({"held_until": iso(d.not_before)} if d.not_before else {})})
+
+    @staticmethod
+    def _merge(into: Step, other: Step) -> None:
+        into.events.extend(other.events)
+        into.messages.extend(other.messages)
