@@ -1,0 +1,252 @@
+"""The per-truck estimator the daemon calls on every fix: a thin wrapper over `update_one`.
+
+Everything per stop happens inside the kernel over arrays; Python only translates stop ids,
+builds the result tuples (the dominant cost at 150 stops, hence NamedTuple `StopEta` built
+with `tuple.__new__`), and does the rare bookkeeping for learning.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from itertools import repeat
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from forewarn.devices import Fix
+
+from . import _kernels as K
+from ._history import TravelHistory, cell_key
+from ._model import RouteModel, build_model
+from ._params import EstimatorParams
+from ._route import Route
+from ._types import Estimate, StopEta
+
+_tnew = tuple.__new__
+_NAN = float("nan")
+GLOBAL_DWELL_KEY = "*"
+
+
+def utc_offset_at(tz: str, when: datetime) -> float:
+    """Seconds to add to POSIX time to get the route's local wall clock (time-of-day buckets)."""
+    try:
+        off = when.astimezone(ZoneInfo(tz)).utcoffset()
+    except Exception:  # unknown zone: UTC buckets are still consistent between learn and use
+        return 0.0
+    return off.total_seconds() if off is not None else 0.0
+
+
+def dwell_key(lat: float, lon: float, cell_deg: float) -> str:
+    """A customer's address repeats across days; its cell keys its learned service time."""
+    return "stop:" + cell_key(lat, lon, None, cell_deg / 4.0)
+
+
+def build_profile(model: RouteModel, params: EstimatorParams, history: TravelHistory | None
+                  ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Expected speed and travel-time spread per (stretch, time-of-day bucket).
+
+    Prior = configured cruise speed with `cv_stretch`; learned cells pull it towards what
+    this place at this hour really did, weighted by how often we saw it (log domain).
+    """
+    n_k, n_tod = model.n_stretches, params.n_tod
+    keys = [cell_key(float(la), float(lo), float(h), params.history_cell_deg)
+            for la, lo, h in zip(model.stretch_lat, model.stretch_lon, model.stretch_heading)]
+    vprof = np.full((n_k, n_tod), params.cruise_speed)
+    cvprof = np.full((n_k, n_tod), params.cv_stretch)
+    if history is not None and history.travel:
+        lv0, w0, cv0 = math.log(params.cruise_speed), params.prior_weight, params.cv_stretch
+        for i, key in enumerate(keys):
+            for b in range(n_tod):
+                st = history.travel.get((key, b))
+                if st is None:
+                    continue
+                m = (st.n * st.mean + w0 * lv0) / (st.n + w0)
+                vprof[i, b] = math.exp(m)
+                cvprof[i, b] = math.sqrt((st.n * st.var + w0 * cv0 * cv0) / (st.n + w0))
+    return vprof, cvprof, keys
+
+
+class Estimator:
+    """Tracks one truck along one route and predicts its arrival at every remaining stop."""
+
+    def __init__(self, route: Route, params: EstimatorParams | None = None,
+                 history: TravelHistory | None = None) -> None:
+        self.route = route
+        self.params = p = params or EstimatorParams()
+        self.history = history
+        self.model = m = build_model(route, p.stretch_m)
+        first = route.stops[0].window.start if route.stops else datetime.now(timezone.utc)
+        self._prm = p.as_array(utc_offset_at(route.timezone, first))
+        self._ids = {s.id: i for i, s in enumerate(route.stops)}
+        self._win_end = np.array([s.window.end.timestamp() for s in route.stops], dtype=np.float64)
+        self._service = np.array([max(s.service_s, 0.0) for s in route.stops], dtype=np.float64)
+        self._dwell_keys = [dwell_key(s.lat, s.lon, p.history_cell_deg) for s in route.stops]
+        self.vprof, self.cvprof, self._stretch_keys = build_profile(m, p, history)
+        self.dwell_mu = np.empty(len(route.stops))
+        self.dwell_var = np.empty(len(route.stops))
+        self._today: list[float] = []           # log(actual/planned) of this driver's stops today
+        self._arrived: dict[str, float] = {}
+        self._refresh_dwell()
+        self._state = K.new_state()
+        self._out = np.zeros((K.N_OUT, len(route.stops)))
+        self._rem_key: tuple = ()
+        self._rem_idx = np.zeros(len(route.stops), dtype=np.int64)
+        self._rem_n = 0
+        self._prev_s = 0.0
+        self._kx, self._ky = m.proj.kx, m.proj.ky
+        self._lat0, self._lon0 = m.proj.lat0, m.proj.lon0
+        self._stretch_m = p.stretch_m
+        self._cur_stretch = -1
+        self._stretch_t0 = 0.0
+        self._stretch_clean = False
+
+    # -- geometry helpers the daemon uses ------------------------------------------------
+    def stop_chainage(self, stop_id: str) -> float:
+        """Where the stop sits along the route, metres from its start."""
+        return float(self.model.stop_s[self._ids[stop_id]])
+
+    def distance_to_stop(self, fix: Fix, stop_id: str) -> float:
+        """Straight-line metres from the fix to the stop (the daemon's arrival test)."""
+        k = self._ids[stop_id]
+        x = (fix.lon - self._lon0) * self._kx
+        y = (fix.lat - self._lat0) * self._ky
+        return math.hypot(x - self.model.stop_x[k], y - self.model.stop_y[k])
+
+    @property
+    def initialized(self) -> bool:
+        return self._state[K.S_INIT] != 0.0
+
+    # -- per fix ------------------------------------------------------------------------
+    def update(self, fix: Fix, remaining: Sequence[str],
+               dwelling: tuple[str, float] | None = None) -> Estimate:
+        """Fold in one fix and predict every stop in `remaining` (route order)."""
+        x = (fix.lon - self._lon0) * self._kx
+        y = (fix.lat - self._lat0) * self._ky
+        sp = fix.speed
+        return self._run(fix.t, x, y, _NAN if sp is None else sp,
+                         fix.horizontal_error(self.params.sigma_gps), remaining, dwelling)
+
+    def predict(self, t: float, remaining: Sequence[str],
+                dwelling: tuple[str, float] | None = None) -> Estimate | None:
+        """No fix (dropout): dead-reckon along the route to time `t`; None before any fix."""
+        if self._state[K.S_INIT] == 0.0:
+            return None
+        return self._run(t, _NAN, _NAN, _NAN, 0.0, remaining, dwelling)
+
+    def _run(self, t: float, x: float, y: float, speed: float, sigma: float,
+             remaining: Sequence[str], dwelling: tuple[str, float] | None) -> Estimate:
+        key = remaining if isinstance(remaining, tuple) else tuple(remaining)
+        if key != self._rem_key:
+            self._set_remaining(key)
+        n = self._rem_n
+        dw_flag, dw_mu, dw_var = 0, 0.0, 0.0
+        if dwelling is not None:
+            dw_flag = 1
+            dw_mu, dw_var = self._dwell_left(dwelling, t)
+        st = self._state
+        m = self.model
+        K.update_one(m.px, m.py, m.cum, m.edges, self.vprof, self.cvprof, m.stop_s, m.stop_x,
+                     m.stop_y, self.dwell_mu, self.dwell_var, self._win_end, self._rem_idx, n,
+                     self._prev_s, st, t, x, y, speed, sigma, dw_flag, dw_mu, dw_var,
+                     self._prm, self._out)
+        s = st[K.S_S]
+        if x == x:
+            self._learn(s, t, dw_flag)
+        else:
+            t = max(t, st[K.S_T])
+            if st[K.S_OFF] == 0.0:
+                s = min(s + st[K.S_V] * (t - st[K.S_T]), m.length)
+        if n:
+            cols = self._out[:, :n].tolist()
+            stops = tuple(map(_tnew, repeat(StopEta), zip(key, *cols)))
+        else:
+            stops = ()
+        off = st[K.S_OFF] != 0.0
+        return Estimate(t, s, st[K.S_V], self._lat0 + st[K.S_MY] / self._ky,
+                        self._lon0 + st[K.S_MX] / self._kx, st[K.S_DIST], off, stops)
+
+    def _set_remaining(self, key: tuple) -> None:
+        idx = [self._ids[i] for i in key]
+        if any(b <= a for a, b in zip(idx, idx[1:])):
+            raise ValueError("remaining stops must be given in route order, without repeats")
+        self._rem_idx[:len(idx)] = idx
+        self._rem_n = len(idx)
+        self._rem_key = key
+        first = idx[0] if idx else len(self.route.stops)
+        self._prev_s = float(self.model.stop_s[first - 1]) if first > 0 else 0.0
+
+    # -- dwell --------------------------------------------------------------------------
+    def _refresh_dwell(self) -> None:
+        """Expected service time per stop: planned x (address history, global, today)."""
+        p, h = self.params, self.history
+        g = h.dwell_stat(GLOBAL_DWELL_KEY) if h is not None else None
+        tn = float(len(self._today))
+        tm = sum(self._today) / tn if tn else 0.0
+        for k, svc in enumerate(self._service):
+            num, den, var = 0.0, p.prior_weight, p.dwell_cv ** 2
+            if g is not None:
+                w = min(g.n, 10.0)
+                num += w * g.mean
+                den += w
+            a = h.dwell_stat(self._dwell_keys[k]) if h is not None else None
+            if a is not None:
+                num += a.n * a.mean
+                den += a.n
+            num += 2.0 * tn * tm       # today's driver counts double: same person, same day
+            den += 2.0 * tn
+            mu = svc * math.exp(num / den)
+            self.dwell_mu[k] = mu
+            self.dwell_var[k] = (math.sqrt(var) * mu) ** 2
+
+    def _dwell_left(self, dwelling: tuple[str, float], t: float) -> tuple[float, float]:
+        """Remaining service time at the stop being served: expected minus elapsed, with a
+        floor that grows as the stop overruns (an overrunning stop rarely ends right now)."""
+        k = self._ids[dwelling[0]]
+        mu = float(self.dwell_mu[k])
+        elapsed = max(t - dwelling[1], 0.0)
+        left = mu - elapsed
+        floor = 0.25 * mu + 0.1 * max(elapsed - mu, 0.0)
+        left = max(left, floor)
+        return left, (self.params.dwell_cv * left) ** 2
+
+    def observe_arrival(self, stop_id: str, t: float) -> None:
+        """The daemon saw the truck arrive: start the dwell clock."""
+        self._arrived[stop_id] = t
+        self._stretch_clean = False
+
+    def observe_departure(self, stop_id: str, t: float) -> None:
+        """The daemon saw the truck leave: learn this driver's (and address's) service time."""
+        t0 = self._arrived.pop(stop_id, None)
+        self._stretch_clean = False
+        k = self._ids[stop_id]
+        svc = self._service[k]
+        if t0 is None or svc <= 0 or t <= t0:
+            return
+        ratio = (t - t0) / svc
+        self._today.append(math.log(min(max(ratio, 0.05), 20.0)))
+        if self.history is not None:
+            self.history.add_dwell(self._dwell_keys[k], ratio)
+            self.history.add_dwell(GLOBAL_DWELL_KEY, ratio)
+        self._refresh_dwell()
+
+    # -- travel learning ----------------------------------------------------------------
+    def _learn(self, s: float, t: float, dwelling: int) -> None:
+        """Record each stretch crossed cleanly (on route, no stop served inside it)."""
+        i = min(int(s // self._stretch_m), self.model.n_stretches - 1)
+        if i == self._cur_stretch:
+            if dwelling or self._state[K.S_OFF] != 0.0:
+                self._stretch_clean = False
+            return
+        if (i == self._cur_stretch + 1 and self._stretch_clean and self.history is not None
+                and not dwelling):
+            j = self._cur_stretch
+            dt = t - self._stretch_t0
+            if dt > 0:
+                length = self.model.edges[j + 1] - self.model.edges[j]
+                tod = K.tod_bucket(self._stretch_t0, self._prm)
+                self.history.add_travel(self._stretch_keys[j], tod, length / dt)
+        entered = i == self._cur_stretch + 1 and self._cur_stretch >= 0  # not a jump or the start
+        self._cur_stretch = i
+        self._stretch_t0 = t
+        self._stretch_clean = entered and not dwelling and self._state[K.S_OFF] == 0.0

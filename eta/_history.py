@@ -1,0 +1,111 @@
+"""What earlier drives taught us: speed per place/heading/hour, and how long stops really take.
+
+Keyed by a ~250 m spatial cell + heading bucket (not by route or stretch index), so a street
+learned on Monday's route helps Tuesday's different route through it. Statistics are of log
+speed and log(actual dwell / planned service_s) -- travel times are multiplicative -- kept
+as (n, mean, variance) with n capped so old days fade and the profile follows changing traffic.
+"""
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass, field
+
+N_CAP = 40.0  # at most this many observations' worth of memory per key
+
+
+def cell_key(lat: float, lon: float, heading: float | None, cell_deg: float) -> str:
+    """Spatial cell (+ 8-way heading) that generalises across routes."""
+    row = math.floor(lat / cell_deg)
+    coslat = max(math.cos(math.radians((row + 0.5) * cell_deg)), 0.01)
+    col = math.floor(lon * coslat / cell_deg)
+    if heading is None:
+        return f"{row}:{col}"
+    return f"{row}:{col}:{int(((heading % 360.0) + 22.5) // 45.0) % 8}"
+
+
+@dataclass(slots=True)
+class Stat:
+    """Running log-domain mean and variance; past the cap it is an exponential average."""
+
+    n: float = 0.0
+    mean: float = 0.0
+    var: float = 0.0
+
+    def add(self, value: float) -> None:
+        self.n = min(self.n + 1.0, N_CAP)
+        a = 1.0 / self.n
+        d = value - self.mean
+        self.mean += a * d
+        self.var = (1.0 - a) * (self.var + a * d * d)
+
+
+@dataclass
+class TravelHistory:
+    """Learned travel and dwell profile. `load`/`save` keep it in the SQLite state file."""
+
+    travel: dict[tuple[str, int], Stat] = field(default_factory=dict)
+    dwell: dict[str, Stat] = field(default_factory=dict)
+    _dirty_t: set = field(default_factory=set, repr=False)
+    _dirty_d: set = field(default_factory=set, repr=False)
+
+    _DDL = (
+        "CREATE TABLE IF NOT EXISTS eta_travel (cell TEXT NOT NULL, tod INTEGER NOT NULL,"
+        " n REAL NOT NULL, mean REAL NOT NULL, var REAL NOT NULL, PRIMARY KEY (cell, tod))",
+        "CREATE TABLE IF NOT EXISTS eta_dwell (key TEXT PRIMARY KEY, n REAL NOT NULL,"
+        " mean REAL NOT NULL, var REAL NOT NULL)",
+    )
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection) -> "TravelHistory":
+        for ddl in cls._DDL:
+            conn.execute(ddl)
+        h = cls()
+        for cell, tod, n, mean, var in conn.execute("SELECT cell, tod, n, mean, var FROM eta_travel"):
+            h.travel[(cell, int(tod))] = Stat(n, mean, var)
+        for key, n, mean, var in conn.execute("SELECT key, n, mean, var FROM eta_dwell"):
+            h.dwell[key] = Stat(n, mean, var)
+        return h
+
+    def save(self, conn: sqlite3.Connection) -> None:
+        """Write what changed since the last save, in one transaction."""
+        for ddl in self._DDL:
+            conn.execute(ddl)
+        if not self._dirty_t and not self._dirty_d:
+            return
+        conn.execute("BEGIN")
+        try:
+            conn.executemany(
+                "INSERT INTO eta_travel (cell, tod, n, mean, var) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (cell, tod) DO UPDATE SET n=excluded.n, mean=excluded.mean, var=excluded.var",
+                [(c, tod, s.n, s.mean, s.var) for (c, tod) in self._dirty_t for s in [self.travel[(c, tod)]]])
+            conn.executemany(
+                "INSERT INTO eta_dwell (key, n, mean, var) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET n=excluded.n, mean=excluded.mean, var=excluded.var",
+                [(k, s.n, s.mean, s.var) for k in self._dirty_d for s in [self.dwell[k]]])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._dirty_t.clear()
+        self._dirty_d.clear()
+
+    def add_travel(self, cell: str, tod: int, speed: float) -> None:
+        """One traversal of a stretch at `speed` m/s (including its lights and queues)."""
+        if not speed > 0.05:
+            return
+        self.travel.setdefault((cell, tod), Stat()).add(math.log(speed))
+        self._dirty_t.add((cell, tod))
+
+    def add_dwell(self, key: str, ratio: float) -> None:
+        """One stop that took `ratio` x its planned service time."""
+        if not ratio > 0.0:
+            return
+        self.dwell.setdefault(key, Stat()).add(math.log(ratio))
+        self._dirty_d.add(key)
+
+    def travel_stat(self, cell: str, tod: int) -> Stat | None:
+        return self.travel.get((cell, tod))
+
+    def dwell_stat(self, key: str) -> Stat | None:
+        return self.dwell.get(key)

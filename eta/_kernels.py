@@ -1,0 +1,439 @@
+"""The Numba kernels: map matching, the along-route Kalman filter, and the ETA distribution.
+
+One code path serves a single truck (`update_one`) and a depot's fleet (`update_fleet`, the
+same function in a `prange` loop), so what the tests prove for one holds for the other.
+Per-vehicle filter state is a float64 vector laid out by the `S_*` indices, which lets a
+fleet keep all its states in one 2-D array. `_reference.py` re-implements the same maths
+in NumPy; the tests hold the two equal to 1e-9.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU,
+                      P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
+                      P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SEARCH_K,
+                      P_SPEED_SIGMA, P_TOD_BUCKET, P_UTC_OFFSET, P_V_FLOOR)
+
+# Filter state layout.
+S_S, S_V, S_P00, S_P01, S_P11, S_T, S_INIT, S_OFF_SINCE, S_OFF, S_DIST, S_MX, S_MY, \
+    S_RATIO, S_REJ, S_LAST_T_RATIO, N_STATE = range(16)
+# Output rows.
+O_P10, O_P50, O_P90, O_PLATE, O_REM, N_OUT = range(6)
+
+Z90 = 1.2815515655446004  # standard normal quantile at 0.9
+
+
+def new_state() -> np.ndarray:
+    st = np.zeros(N_STATE)
+    st[S_RATIO] = 1.0
+    st[S_OFF_SINCE] = -1.0
+    return st
+
+
+@njit(cache=True)
+def seg_range(cum, lo, hi):
+    """Segments [i0, i1) whose chainage span meets [lo, hi]."""
+    n = cum.shape[0]
+    i0 = np.searchsorted(cum, lo, side="right") - 1
+    if i0 < 0:
+        i0 = 0
+    i1 = np.searchsorted(cum, hi, side="left") + 1
+    if i1 > n - 1:
+        i1 = n - 1
+    if i1 <= i0:
+        i1 = min(i0 + 1, n - 1)
+        if i1 <= i0:
+            i0 = max(i1 - 1, 0)
+    return i0, i1
+
+
+@njit(cache=True)
+def match(px, py, cum, x, y, i0, i1, s_ref, sig2, prior_var):
+    """Best projection of (x, y) on segments [i0, i1): distance to the road (in units of the
+    fix's error) plus distance from where the filter expects the truck (its prior variance).
+
+    The prior term is what keeps a fix on the right carriageway of an out-and-back road or the
+    right pass of a loop, where the nearest segment is the wrong one.
+    """
+    best = np.inf
+    bc = 0.0
+    bd2 = np.inf
+    bqx = 0.0
+    bqy = 0.0
+    for i in range(i0, i1):
+        ax = px[i]
+        ay = py[i]
+        dx = px[i + 1] - ax
+        dy = py[i + 1] - ay
+        l2 = dx * dx + dy * dy
+        u = 0.0
+        if l2 > 0.0:
+            u = ((x - ax) * dx + (y - ay) * dy) / l2
+            if u < 0.0:
+                u = 0.0
+            elif u > 1.0:
+                u = 1.0
+        qx = ax + u * dx
+        qy = ay + u * dy
+        d2 = (x - qx) * (x - qx) + (y - qy) * (y - qy)
+        c = cum[i] + u * (cum[i + 1] - cum[i])
+        e = c - s_ref
+        cost = d2 / sig2 + e * e / prior_var
+        if cost < best:
+            best = cost
+            bc = c
+            bd2 = d2
+            bqx = qx
+            bqy = qy
+    return bc, math.sqrt(bd2), bqx, bqy
+
+
+@njit(cache=True)
+def tod_bucket(t, prm):
+    n = prm[P_N_TOD]
+    b = math.floor((t + prm[P_UTC_OFFSET]) / prm[P_TOD_BUCKET]) % n
+    return int(b)
+
+
+@njit(cache=True)
+def stretch_of(edges, s):
+    k = edges.shape[0] - 1
+    i = np.searchsorted(edges, s, side="right") - 1
+    if i < 0:
+        i = 0
+    if i > k - 1:
+        i = k - 1
+    return i
+
+
+@njit(cache=True)
+def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwelling, prm):
+    """Advance one truck's filter with one fix (mutates `st`). Stale fixes are ignored."""
+    sig2 = sigma * sigma
+    total = cum[cum.shape[0] - 1]
+    off_m = max(prm[P_OFF_M], 3.0 * sigma)
+    if st[S_INIT] == 0.0:
+        i0, i1 = seg_range(cum, lo_b, total)
+        rp = prm[P_REACQ_PRIOR]
+        c, d, qx, qy = match(px, py, cum, x, y, i0, i1, lo_b, sig2, rp * rp)
+        st[S_S] = c
+        st[S_V] = speed if speed == speed else 0.0
+        st[S_P00] = sig2
+        st[S_P01] = 0.0
+        st[S_P11] = 4.0
+        st[S_T] = t
+        st[S_INIT] = 1.0
+        st[S_REJ] = 0.0
+        st[S_DIST] = d
+        st[S_MX] = qx
+        st[S_MY] = qy
+        if d > off_m:
+            st[S_OFF_SINCE] = t
+        else:
+            st[S_OFF_SINCE] = -1.0
+        st[S_OFF] = 0.0
+        return
+    dt = t - st[S_T]
+    if dt <= 0.0:
+        return
+    s_old = st[S_S]
+    v = st[S_V]
+    q = prm[P_Q]
+    # predict (constant velocity, white-noise acceleration)
+    s = s_old + v * dt
+    p00 = st[S_P00] + dt * (2.0 * st[S_P01] + dt * st[S_P11]) + q * dt * dt * dt / 3.0
+    p01 = st[S_P01] + dt * st[S_P11] + q * dt * dt / 2.0
+    p11 = st[S_P11] + q * dt
+    w = prm[P_SEARCH_K] * sigma + 3.0 * math.sqrt(p00)
+    lo = min(s_old, s - w)
+    if lo < lo_b:
+        lo = lo_b
+    hi = s + w
+    if hi > hi_b:
+        hi = hi_b
+    if hi < lo:
+        hi = lo
+    i0, i1 = seg_range(cum, lo, hi)
+    c, d, qx, qy = match(px, py, cum, x, y, i0, i1, s, sig2, p00 + sig2)
+    on_route = d <= off_m
+    reacquired = False
+    rejected = False
+    if not on_route:
+        # the local window lost the truck: full scan to re-acquire (or confirm off route)
+        j0, j1 = seg_range(cum, lo_b, hi_b)
+        rp = prm[P_REACQ_PRIOR]
+        c2, d2, qx2, qy2 = match(px, py, cum, x, y, j0, j1, s_old, sig2, rp * rp)
+        if d2 <= off_m:
+            if st[S_OFF_SINCE] >= 0.0 or st[S_REJ] >= prm[P_MAX_REJECTS]:
+                # back from off route, or the far match persists: believe it
+                c, d, qx, qy = c2, d2, qx2, qy2
+                on_route = True
+                reacquired = True
+            else:
+                # a single fix on the road far from where the truck can be: an outlier
+                st[S_REJ] += 1.0
+                rejected = True
+    if rejected:
+        qx = st[S_MX]
+        qy = st[S_MY]
+        d = st[S_DIST]
+    elif on_route:
+        if reacquired:
+            s = c
+            p00 = sig2
+            p01 = 0.0
+            st[S_REJ] = 0.0
+        else:
+            innov = c - s
+            sv = p00 + sig2
+            if innov * innov / sv > prm[P_GATE]:
+                st[S_REJ] += 1.0
+                if st[S_REJ] > prm[P_MAX_REJECTS]:
+                    s = c
+                    p00 = sig2
+                    p01 = 0.0
+                    st[S_REJ] = 0.0
+            else:
+                k0 = p00 / sv
+                k1 = p01 / sv
+                s = s + k0 * innov
+                v = v + k1 * innov
+                p11 = p11 - k1 * p01
+                p01 = p01 - k0 * p01
+                p00 = p00 - k0 * p00
+                st[S_REJ] = 0.0
+        st[S_OFF_SINCE] = -1.0
+        st[S_OFF] = 0.0
+    else:
+        # off the road: progress along it is unknown, so hold the last matched chainage
+        s = s_old
+        p00 = st[S_P00]
+        if st[S_OFF_SINCE] < 0.0:
+            st[S_OFF_SINCE] = t
+        if t - st[S_OFF_SINCE] >= prm[P_OFF_S]:
+            st[S_OFF] = 1.0
+        qx = x
+        qy = y
+    if speed == speed:
+        sr = prm[P_SPEED_SIGMA]
+        sv = p11 + sr * sr
+        innov = speed - v
+        k0 = p01 / sv
+        k1 = p11 / sv
+        if on_route or rejected:
+            s = s + k0 * innov
+        v = v + k1 * innov
+        p00 = p00 - k0 * p01
+        p01 = p01 - k0 * p11
+        p11 = p11 - k1 * p11
+        # (p01 update above uses the pre-update p11 via k0 * p11 = p01 * p11 / sv: symmetric)
+    if v < 0.0:
+        v = 0.0
+    if s < 0.0:
+        s = 0.0
+    if s > total:
+        s = total
+    st[S_S] = s
+    st[S_V] = v
+    st[S_P00] = p00
+    st[S_P01] = p01
+    st[S_P11] = p11
+    st[S_T] = t
+    st[S_DIST] = d
+    st[S_MX] = qx
+    st[S_MY] = qy
+    # live ratio: how this truck is doing against the profile right now (not while serving
+    # a stop: a parked truck at a customer says nothing about traffic)
+    if dwelling == 0:
+        i = stretch_of(edges, s)
+        vp = vprof[i, tod_bucket(t, prm)]
+        r_obs = v / vp
+        a = 1.0 - math.exp(-dt / prm[P_LIVE_TAU])
+        r = st[S_RATIO] + a * (r_obs - st[S_RATIO])
+        if r < prm[P_RATIO_MIN]:
+            r = prm[P_RATIO_MIN]
+        if r > prm[P_RATIO_MAX]:
+            r = prm[P_RATIO_MAX]
+        st[S_RATIO] = r
+
+
+@njit(cache=True)
+def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
+        t0, s0, lead_m, lead_v, ratio, dw0_mu, dw0_var, prm, out):
+    """Arrival distribution at each remaining stop, written into `out[:, :n_rem]`.
+
+    Time to a stop = sum over the stretches ahead of length / expected speed, where expected
+    speed = learned-or-prior profile (for the time of day the truck will get there) x the live
+    ratio fading with distance; plus the service times of the remaining stops in between.
+    Spread: per-stretch sigma = cv x time, partly correlated (rho) because a slow day is slow
+    everywhere, plus dwell variances; the arrival is log-normal with the point estimate as its
+    median, which gives delays their long right tail.
+    """
+    k_n = edges.shape[0] - 1
+    n_tod = vprof.shape[1]
+    rho = prm[P_RHO]
+    base2 = prm[P_BASE_SIGMA] * prm[P_BASE_SIGMA]
+    decay = prm[P_LIVE_DECAY]
+    vfloor = prm[P_V_FLOOR]
+    rw = prm[P_RATIO_WEIGHT]
+    b0 = tod_bucket(t0, prm)
+    tm = 0.0
+    acc_a = 0.0
+    acc_b = 0.0
+    if lead_m > 0.0:
+        tm = lead_m / lead_v
+        sl = prm[P_OFF_CV] * tm
+        acc_a = sl * sl
+        acc_b = sl
+    dsum = dw0_mu
+    dvar = dw0_var
+    t1 = 0.0
+    i = stretch_of(edges, s0)
+    a = s0
+    j = 0
+    while j < n_rem:
+        b = edges[i + 1]
+        if i == k_n - 1:
+            b = max(b, stop_s[rem_idx[n_rem - 1]])
+        bucket = int(math.floor((t0 + prm[P_UTC_OFFSET] + t1) / prm[P_TOD_BUCKET]) % n_tod)
+        vp = vprof[i, bucket]
+        cv = cvprof[i, bucket]
+        xm = 0.5 * (a + b) - s0
+        f = 1.0 + rw * (ratio - 1.0) * math.exp(-xm / decay)
+        v = vp * f
+        if v < vfloor:
+            v = vfloor
+        pace = 1.0 / v
+        while j < n_rem:
+            k = rem_idx[j]
+            sk = stop_s[k]
+            if sk > b:
+                break
+            ds = sk - a
+            if ds < 0.0:
+                ds = 0.0
+            tau = ds * pace
+            sp = cv * tau
+            mu = tm + tau + dsum
+            var = (1.0 - rho) * (acc_a + sp * sp) + rho * (acc_b + sp) * (acc_b + sp) + dvar + base2
+            rem = sk - s0
+            if rem < 0.0:
+                rem = 0.0
+            out[O_REM, j] = lead_m + rem
+            if mu < 1e-6:
+                out[O_P10, j] = t0
+                out[O_P50, j] = t0
+                out[O_P90, j] = t0
+                out[O_PLATE, j] = 0.0 if win_end[k] > t0 else 1.0
+            else:
+                s2 = math.log(1.0 + var / (mu * mu))
+                sd = math.sqrt(s2)
+                out[O_P10, j] = t0 + mu * math.exp(-Z90 * sd)
+                out[O_P50, j] = t0 + mu
+                out[O_P90, j] = t0 + mu * math.exp(Z90 * sd)
+                wl = win_end[k] - t0
+                if wl <= 0.0:
+                    out[O_PLATE, j] = 1.0
+                else:
+                    zz = (math.log(wl) - math.log(mu)) / sd
+                    out[O_PLATE, j] = 0.5 * math.erfc(zz / math.sqrt(2.0))
+            dsum += dwell_mu[k]
+            dvar += dwell_var[k]
+            j += 1
+        tau = (b - a) * pace
+        if tau < 0.0:
+            tau = 0.0
+        sg = cv * tau
+        tm += tau
+        acc_a += sg * sg
+        acc_b += sg
+        t1 += (b - a) / vprof[i, b0]
+        a = b
+        i += 1
+        if i >= k_n:
+            i = k_n - 1
+
+
+@njit(cache=True)
+def update_one(px, py, cum, edges, vprof, cvprof, stop_s, stop_x, stop_y, dwell_mu, dwell_var,
+               win_end, rem_idx, n_rem, prev_s, st, t, x, y, speed, sigma, dwelling,
+               dw0_mu, dw0_var, prm, out):
+    """One fix for one truck: filter step, then the ETA of every remaining stop.
+
+    `prev_s` is the chainage of the last stop already served (or 0): the truck cannot be
+    behind it, which bounds re-acquisition on loops and out-and-backs. NaN `x` = no fix
+    (dropout): the filter is only propagated to `t`.
+    """
+    total = cum[cum.shape[0] - 1]
+    lo_b = prev_s - 150.0
+    if lo_b < 0.0:
+        lo_b = 0.0
+    if x == x:
+        step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, total, dwelling, prm)
+        t_now = t
+    else:
+        t_now = t if t > st[S_T] else st[S_T]
+    if n_rem == 0:
+        return
+    s0 = st[S_S]
+    if x != x and st[S_OFF] == 0.0:
+        # dropout: dead-reckon along the route with the filtered speed
+        s0 = s0 + st[S_V] * (t_now - st[S_T])
+        if s0 > total:
+            s0 = total
+    lead_m = 0.0
+    lead_v = prm[P_CRUISE]
+    if st[S_OFF] != 0.0:
+        k = rem_idx[0]
+        fx = x if x == x else st[S_MX]
+        fy = y if y == y else st[S_MY]
+        lead_m = math.sqrt((fx - stop_x[k]) ** 2 + (fy - stop_y[k]) ** 2) * prm[P_DETOUR]
+        r = st[S_RATIO]
+        if r < 0.3:
+            r = 0.3
+        if r > 1.2:
+            r = 1.2
+        lead_v = prm[P_CRUISE] * r
+        s0 = stop_s[k]
+    eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
+        t_now, s0, lead_m, lead_v, st[S_RATIO], dw0_mu, dw0_var, prm, out)
+
+
+@njit(cache=True, parallel=True)
+def update_fleet(veh_route, vm_off, p_off, e_off, k_off, m_off, px, py, cum, edges, vprof, cvprof,
+                 stop_s, stop_x, stop_y, dwell_mu, dwell_var, win_end, done, rem_buf, states,
+                 t, x, y, speed, sigma, prm, out):
+    """Many trucks, one fix each, in parallel: the same `update_one` over CSR-packed routes.
+
+    Route r's polyline is points p_off[r]:p_off[r+1], its stretch edges e_off[r]:e_off[r+1],
+    profile rows k_off[r]:k_off[r+1], stops m_off[r]:m_off[r+1]. Vehicle v drives route
+    veh_route[v]; its per-stop arrays (`done`, `rem_buf`, `out` columns) start at vm_off[v].
+    Trucks may share a route without copying it.
+    """
+    n = states.shape[0]
+    for v in prange(n):
+        r = veh_route[v]
+        p0 = p_off[r]
+        p1 = p_off[r + 1]
+        m0 = m_off[r]
+        m1 = m_off[r + 1]
+        nm = m1 - m0
+        q0 = vm_off[v]
+        cnt = 0
+        prev_s = 0.0
+        for j in range(nm):
+            if done[q0 + j] == 0:
+                rem_buf[q0 + cnt] = j
+                cnt += 1
+            elif cnt == 0:
+                prev_s = stop_s[m0 + j]
+        update_one(px[p0:p1], py[p0:p1], cum[p0:p1], edges[e_off[r]:e_off[r + 1]],
+                   vprof[k_off[r]:k_off[r + 1]], cvprof[k_off[r]:k_off[r + 1]],
+                   stop_s[m0:m1], stop_x[m0:m1], stop_y[m0:m1],
+                   dwell_mu[m0:m1], dwell_var[m0:m1], win_end[m0:m1], rem_buf[q0:q0 + nm], cnt,
+                   prev_s, states[v], t[v], x[v], y[v], speed[v], sigma[v], 0,
+                   0.0, 0.0, prm, out[:, q0:q0 + nm])

@@ -1,0 +1,79 @@
+"""Tuning knobs of the estimator, with defaults that work without any configuration.
+
+Kernels cannot take a dataclass, so `as_array` packs the numbers into a float64 vector whose
+layout is the `P_*` indices below; both the Numba kernels and the NumPy reference read it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Layout of the packed parameter vector (shared by _kernels and _reference).
+P_Q, P_SPEED_SIGMA, P_GATE, P_MAX_REJECTS, P_SEARCH_K, P_OFF_M, P_OFF_S, P_LIVE_TAU, \
+    P_LIVE_DECAY, P_RATIO_MIN, P_RATIO_MAX, P_RHO, P_BASE_SIGMA, P_TOD_BUCKET, P_N_TOD, \
+    P_UTC_OFFSET, P_DETOUR, P_V_FLOOR, P_CRUISE, P_REACQ_PRIOR, P_OFF_CV, P_RATIO_WEIGHT, \
+    N_PARAMS = range(23)
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatorParams:
+    """Every default is a defensible starting point; the accuracy bench is how they were tuned."""
+
+    sigma_gps: float = 4.07          # m, Newson & Krumm's GPS sigma, when a fix gives no HDOP/GST
+    search_k: float = 8.0            # match window half-width, in multiples of the fix's error
+    off_route_m: float = 60.0        # farther than this from the route = candidate off-route ...
+    off_route_s: float = 30.0        # ... and declared off-route after this long
+    detour_factor: float = 1.3       # straight line x this = road distance, when off route
+    cruise_speed: float = 11.0       # m/s (~40 km/h) prior speed of a delivery truck in town
+    stretch_m: float = 250.0         # length of a stretch of the travel-time profile
+    accel_noise: float = 0.5         # m^2/s^3, Kalman process noise (how fast speed changes)
+    speed_sigma: float = 0.7         # m/s, error of the receiver's Doppler speed
+    gate_chi2: float = 16.0          # reject a match whose innovation exceeds 4 sigma ...
+    max_rejects: int = 3             # ... unless this many in a row: then trust the GPS again
+    live_tau_s: float = 240.0        # s, memory of the live speed ratio (averages lights and queues)
+    live_decay_m: float = 3000.0     # m, how far ahead the live ratio still counts
+    live_weight: float = 0.8         # how much of the live ratio applies right ahead of the truck
+    ratio_min: float = 0.15          # clamp of the live ratio (a parked truck is not 0 km/h forever)
+    ratio_max: float = 1.6
+    cv_stretch: float = 0.22         # coefficient of variation of one stretch's travel time (prior)
+    rho: float = 0.25                # correlation of travel-time errors between stretches
+    base_sigma_s: float = 20.0       # s, floor of every prediction's spread
+    dwell_cv: float = 0.5            # coefficient of variation of a stop's service time
+    tod_bucket_s: float = 3600.0     # time-of-day bucket of the learned profile
+    prior_weight: float = 3.0        # pseudo-observations of the prior against learned history
+    history_cell_deg: float = 0.00225  # ~250 m spatial cell of the learned profile
+    v_floor: float = 0.8             # m/s, slowest speed assumed for any stretch
+    reacquire_prior_m: float = 2000.0  # full-scan tie-break: prefer candidates near the last match
+    off_route_cv: float = 0.35       # spread of the straight-line leg when off route
+
+    @property
+    def n_tod(self) -> int:
+        return max(1, int(round(86400.0 / self.tod_bucket_s)))
+
+    def as_array(self, utc_offset_s: float = 0.0) -> np.ndarray:
+        """Pack for the kernels; `utc_offset_s` turns POSIX time into the route's local clock."""
+        p = np.zeros(N_PARAMS)
+        p[P_Q] = self.accel_noise
+        p[P_SPEED_SIGMA] = self.speed_sigma
+        p[P_GATE] = self.gate_chi2
+        p[P_MAX_REJECTS] = self.max_rejects
+        p[P_SEARCH_K] = self.search_k
+        p[P_OFF_M] = self.off_route_m
+        p[P_OFF_S] = self.off_route_s
+        p[P_LIVE_TAU] = self.live_tau_s
+        p[P_LIVE_DECAY] = self.live_decay_m
+        p[P_RATIO_MIN] = self.ratio_min
+        p[P_RATIO_MAX] = self.ratio_max
+        p[P_RHO] = self.rho
+        p[P_BASE_SIGMA] = self.base_sigma_s
+        p[P_TOD_BUCKET] = self.tod_bucket_s
+        p[P_N_TOD] = self.n_tod
+        p[P_UTC_OFFSET] = utc_offset_s
+        p[P_DETOUR] = self.detour_factor
+        p[P_V_FLOOR] = self.v_floor
+        p[P_CRUISE] = self.cruise_speed
+        p[P_REACQ_PRIOR] = self.reacquire_prior_m
+        p[P_OFF_CV] = self.off_route_cv
+        p[P_RATIO_WEIGHT] = self.live_weight
+        return p

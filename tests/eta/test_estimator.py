@@ -1,0 +1,172 @@
+"""Estimator end to end on hand-made geometry: known ETAs, matching on loops and
+out-and-backs, outliers, off-route, dwell, traffic stops, dropouts."""
+import math
+
+import pytest
+
+from forewarn.eta import Estimator, EstimatorParams
+
+from .geom import T0, loop_twice, out_and_back, route, stop, straight, fix
+
+V = 11.0  # the default cruise speed: a truck driving at it keeps the live ratio at 1
+
+
+def drive(est, remaining, x_of_t, t_end, t_start=0, dt=1, speed=V, y=0.0):
+    e = None
+    for t in range(t_start, t_end + 1, dt):
+        e = est.update(fix(t, x_of_t(t), y, speed), remaining)
+    return e
+
+
+def test_constant_speed_gives_exact_p50_and_ordered_quantiles():
+    stops = [stop(f"S{i}", 2000.0 * i, 0.0, service_s=120.0) for i in range(1, 5)]
+    est = Estimator(route(straight(), stops))
+    rem = [s.id for s in stops]
+    e = drive(est, rem, lambda t: 100.0 + V * t, 60)
+    assert e.chainage == pytest.approx(100.0 + V * 60, abs=1.0)
+    assert e.speed == pytest.approx(V, abs=0.05)
+    assert not e.off_route
+    for i, s in enumerate(e.stops):
+        expect = (est.stop_chainage(s.stop_id) - e.chainage) / V + 120.0 * i
+        assert s.p50 - e.t == pytest.approx(expect, abs=1.0)
+        assert s.p10 < s.p50 < s.p90
+        assert s.remaining_m == pytest.approx(est.stop_chainage(s.stop_id) - e.chainage, abs=1e-6)
+    spreads = [s.p90 - s.p10 for s in e.stops]
+    assert spreads == sorted(spreads) and spreads[-1] > 2 * spreads[0]
+
+
+def test_p_late_follows_the_window():
+    t_arr = 4000.0 / V  # seconds from T0 to reach x=4000 from x=0
+    stops = [stop("early", 4000.0, 0.0, end_min=(t_arr - 300) / 60),
+             stop("tight", 4000.0, 0.0, end_min=t_arr / 60),
+             stop("easy", 4000.0, 0.0, end_min=(t_arr + 900) / 60)]
+    est = Estimator(route(straight(), stops))
+    e = est.update(fix(0, 0.0, 0.0, V), ["early", "tight", "easy"])
+    pl = [s.p_late for s in e.stops]
+    assert pl[0] > 0.9 and pl[2] < 0.1 and pl[0] > pl[1] > pl[2]
+
+
+def test_out_and_back_return_leg_is_not_matched_to_the_way_out():
+    stops = [stop("far", 2900.0, 0.0), stop("home", 100.0, 8.0)]
+    est = Estimator(route(out_and_back(), stops))
+    rem = ["far", "home"]
+    # drive out to the end, U-turn, and back to x=1000 on the y=8 carriageway
+    for t in range(0, 273):
+        x = V * t
+        e = est.update(fix(t, min(x, 3000.0), 0.0, V), rem) if x <= 3000 else None
+    rem = ["home"]
+    for t in range(273, 455):
+        back = V * t - 3008.0
+        e = est.update(fix(t, 3000.0 - back, 4.0, V), rem)  # y=4: halfway, ambiguous
+    assert e.chainage == pytest.approx(V * 454, abs=15.0)
+    assert e.chainage > 3008.0
+
+
+def test_loop_second_lap_stays_on_the_second_lap():
+    stops = [stop("A", 500.0, 0.0), stop("B", 500.0, 1000.0), stop("C", 500.0, 0.0)]
+    est = Estimator(route(loop_twice(), stops))
+    rem = ["A", "B", "C"]
+    perim = 4000.0
+
+    def pos(s):
+        s = s % perim
+        if s < 1000: return s, 0.0
+        if s < 2000: return 1000.0, s - 1000
+        if s < 3000: return 3000.0 - s, 1000.0
+        return 0.0, perim - s
+    e = None
+    for t in range(0, 420):
+        s = 10.0 * t
+        rem = ["A", "B", "C"] if s < 500 else ["B", "C"] if s < 2500 else ["C"]
+        x, y = pos(s)
+        e = est.update(fix(t, x, y, 10.0), rem)
+    assert e.chainage == pytest.approx(4190.0, abs=15.0)
+    assert e.stops[0].stop_id == "C"
+    assert e.stops[0].p50 - e.t == pytest.approx((4500.0 - e.chainage) / 10.0, rel=0.25)
+
+
+def test_a_jump_along_the_road_is_rejected_as_an_outlier():
+    est = Estimator(route(straight(), [stop("A", 9000.0, 0.0)]))
+    drive(est, ["A"], lambda t: 10.0 * t, 30, speed=10.0)
+    e = est.update(fix(31, 310.0 + 200.0, 0.0, 10.0), ["A"])   # 200 m ahead of where it can be
+    assert e.chainage == pytest.approx(310.0, abs=10.0)
+    e = est.update(fix(32, 320.0, 0.0, 10.0), ["A"])
+    assert e.chainage == pytest.approx(320.0, abs=5.0)
+
+
+def test_off_route_is_declared_after_the_duration_and_estimated_by_straight_line():
+    p = EstimatorParams()
+    stops = [stop("A", 5000.0, 0.0, service_s=60.0), stop("B", 8000.0, 0.0)]
+    est = Estimator(route(straight(), stops), p)
+    drive(est, ["A", "B"], lambda t: 10.0 * t, 200, speed=10.0)            # x = 2000
+    e = None
+    for k in range(1, 80):                                                 # north, 10 m/s
+        e = est.update(fix(200 + k, 2000.0, 10.0 * k, 10.0), ["A", "B"])
+        if 10.0 * k > p.off_route_m and k < 6 + 3:
+            assert not e.off_route                                         # not yet: duration
+    assert e.off_route and e.dist_to_route > 700
+    straight_line = math.hypot(5000.0 - 2000.0, 790.0)
+    assert e.stops[0].remaining_m == pytest.approx(straight_line * p.detour_factor, rel=0.01)
+    assert e.stops[1].remaining_m == pytest.approx(straight_line * p.detour_factor + 3000.0, rel=0.01)
+    # rejoin the road further on: re-acquired by the full scan
+    e = est.update(fix(400, 3500.0, 0.0, 10.0), ["A", "B"])
+    assert not e.off_route
+    assert e.chainage == pytest.approx(3500.0, abs=10.0)
+
+
+def test_dwelling_adds_the_remaining_service_time():
+    stops = [stop("A", 2000.0, 0.0, service_s=300.0), stop("B", 6000.0, 0.0)]
+    est = Estimator(route(straight(), stops))
+    drive(est, ["A", "B"], lambda t: 2000.0 - V * (200 - t) if t < 200 else 2000.0, 200)
+    est.observe_arrival("A", (T0.timestamp() + 200))
+    e = None
+    for t in range(201, 261):
+        e = est.update(fix(t, 2000.0, 0.0, 0.0), ["B"], dwelling=("A", T0.timestamp() + 200))
+    # 60 s served of 300: 240 s left, then 4000 m at cruise
+    assert e.stops[0].p50 - e.t == pytest.approx(240.0 + 4000.0 / V, abs=8.0)
+
+
+def test_stopped_in_traffic_slowly_raises_the_eta():
+    est = Estimator(route(straight(), [stop("A", 6000.0, 0.0)]))
+    drive(est, ["A"], lambda t: V * t, 100)
+    x = V * 100
+    etas = []
+    for t in range(101, 400):
+        e = est.update(fix(t, x, 0.0, 0.0), ["A"])
+        etas.append(e.stops[0].p50)
+    assert all(b >= a - 1e-6 for a, b in zip(etas, etas[1:]))           # never earlier
+    assert etas[0] < T0.timestamp() + 100 + (6000 - x) / V + 30          # a red light: ~nothing
+    assert etas[-1] > etas[0] + 300                                       # a jam: it adds up
+    assert math.isfinite(etas[-1])
+
+
+def test_predict_dead_reckons_through_a_dropout():
+    est = Estimator(route(straight(), [stop("A", 6000.0, 0.0)]))
+    assert est.predict(T0.timestamp(), ["A"]) is None
+    e1 = drive(est, ["A"], lambda t: V * t, 60)
+    e2 = est.predict(T0.timestamp() + 90, ["A"])
+    assert e2.t == T0.timestamp() + 90
+    assert e2.chainage == pytest.approx(e1.chainage + 30 * V, abs=1.0)
+    assert e2.stops[0].p50 == pytest.approx(e1.stops[0].p50, abs=1.0)
+
+
+def test_departures_teach_todays_dwell():
+    stops = [stop(f"S{i}", 1000.0 * i, 0.0, service_s=100.0) for i in range(1, 6)]
+    est = Estimator(route(straight(), stops))
+    before = est.dwell_mu.copy()
+    for i in (1, 2):
+        est.observe_arrival(f"S{i}", 1000.0 * i)
+        est.observe_departure(f"S{i}", 1000.0 * i + 300.0)   # three times the plan
+    assert all(est.dwell_mu > before * 1.5)
+
+
+def test_remaining_must_be_in_route_order():
+    est = Estimator(route(straight(), [stop("A", 1000.0, 0.0), stop("B", 2000.0, 0.0)]))
+    with pytest.raises(ValueError):
+        est.update(fix(0, 0.0, 0.0, V), ["B", "A"])
+
+
+def test_distance_to_stop_is_straight_line_metres():
+    est = Estimator(route(straight(), [stop("A", 1000.0, 0.0)]))
+    assert est.distance_to_stop(fix(0, 1030.0, 40.0), "A") == pytest.approx(50.0, abs=0.1)
+    assert est.stop_chainage("A") == pytest.approx(1000.0, abs=1.0)

@@ -1,0 +1,50 @@
+"""Learned profile: persisted in the state file, and it changes later predictions."""
+import pytest
+
+from forewarn.daemon.store import open_db
+from forewarn.eta import Estimator, TravelHistory
+
+from .geom import route, stop, straight, fix
+
+
+def test_save_and_load_round_trip(tmp_path):
+    conn = open_db(tmp_path / "state.db")
+    h = TravelHistory.load(conn)
+    h.add_travel("1:2:3", 14, 8.0)
+    h.add_travel("1:2:3", 14, 6.0)
+    h.add_dwell("*", 1.5)
+    h.save(conn)
+    conn.close()
+    g = TravelHistory.load(open_db(tmp_path / "state.db"))
+    assert g.travel_stat("1:2:3", 14).n == 2
+    assert g.travel_stat("1:2:3", 14).mean == pytest.approx(h.travel_stat("1:2:3", 14).mean)
+    assert g.travel_stat("1:2:3", 14).var > 0
+    assert g.dwell_stat("*").n == 1
+
+
+def test_a_slow_street_learned_yesterday_slows_todays_eta(tmp_path):
+    stops = [stop("A", 9000.0, 0.0)]
+    r = route(straight(), stops)
+    conn = open_db(tmp_path / "state.db")
+    h = TravelHistory.load(conn)
+    for day in range(3):                              # three days at 5.5 m/s, half of cruise
+        learner = Estimator(r, history=h)
+        for t in range(0, 1600, 2):
+            learner.update(fix(day * 86400 + t, 5.5 * t, 0.0, 5.5), ["A"])
+    h.save(conn)
+    assert len(h.travel) >= 30
+    fresh = Estimator(r).update(fix(0, 0.0, 0.0, 11.0), ["A"])
+    taught = Estimator(r, history=TravelHistory.load(conn)).update(fix(0, 0.0, 0.0, 11.0), ["A"])
+    assert taught.stops[0].p50 > fresh.stops[0].p50 + 250.0
+
+
+def test_dwell_history_applies_to_the_same_address_on_another_day(tmp_path):
+    stops = [stop("A", 1000.0, 0.0, service_s=100.0), stop("B", 5000.0, 0.0, service_s=100.0)]
+    h = TravelHistory()
+    e = Estimator(route(straight(), stops), history=h)
+    for day in range(5):
+        e.observe_arrival("A", day * 86400.0)
+        e.observe_departure("A", day * 86400.0 + 400.0)
+    nxt = Estimator(route(straight(), stops), history=h)
+    assert nxt.dwell_mu[0] > 2.0 * 100.0
+    assert nxt.dwell_mu[0] > nxt.dwell_mu[1]
