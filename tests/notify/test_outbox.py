@@ -1,0 +1,94 @@
+"""Outbox: unique keys (never twice), state machine, crash survival on a real SQLite file."""
+import threading
+import time
+
+import pytest
+
+from forewarn.daemon.outbox import Outbox, OutboxError
+from forewarn.daemon.store import open_db
+
+from .conftest import make_msg
+
+
+def test_duplicate_keys_are_refused_and_the_first_row_is_kept(outbox):
+    assert outbox.enqueue(make_msg(text="first")) is True
+    assert outbox.enqueue(make_msg(text="second")) is False
+    [row] = outbox.rows()
+    assert row.msg.text == "first" and row.state == "pending"
+
+
+def test_rows_survive_reopening_and_duplicates_stay_refused(db_path):
+    conn = open_db(db_path)
+    ob = Outbox(conn)
+    ob.enqueue(make_msg("R1/S1/window/0"))
+    ob.enqueue(make_msg("R1/S2/window/0", voice_fallback=True, locale="fr", not_before=5.0))
+    ob.mark_sending("R1/S1/window/0")
+    conn.close()
+
+    ob2 = Outbox(open_db(db_path))
+    assert {r.key: r.state for r in ob2.rows()} == {"R1/S1/window/0": "sending", "R1/S2/window/0": "pending"}
+    assert ob2.enqueue(make_msg("R1/S2/window/0")) is False
+    r = ob2.get("R1/S2/window/0")
+    assert r.msg.voice_fallback and r.msg.locale == "fr" and r.msg.not_before == 5.0 and r.via == "sms"
+
+
+def test_concurrent_enqueues_of_one_key_insert_exactly_once(db_path):
+    conns = [open_db(db_path) for _ in range(4)]
+    boxes = [Outbox(c) for c in conns]
+    results: list[bool] = []
+    barrier = threading.Barrier(len(boxes))
+
+    def go(ob):
+        barrier.wait()
+        results.append(ob.enqueue(make_msg("R1/S1/delay/0")))
+
+    threads = [threading.Thread(target=go, args=(ob,)) for ob in boxes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(results) == [False, False, False, True]
+
+
+def test_due_respects_quiet_hours_and_backoff(outbox):
+    now = time.time()
+    outbox.enqueue(make_msg("R1/S1/window/0"))
+    outbox.enqueue(make_msg("R1/S2/window/0", not_before=now + 100))
+    assert [r.key for r in outbox.due(now)] == ["R1/S1/window/0"]
+    outbox.mark_sending("R1/S1/window/0")
+    assert outbox.due(now) == []                      # sending is not due again
+    outbox.retry_later("R1/S1/window/0", now + 50, "HTTP 500", ambiguous=True, code=500)
+    assert outbox.due(now) == []
+    [r] = outbox.due(now + 60)
+    assert r.ambiguous and r.attempts == 1 and r.code == 500
+    assert outbox.next_due_at() == pytest.approx(now + 50)
+    assert {r.key for r in outbox.due(now + 101)} == {"R1/S1/window/0", "R1/S2/window/0"}
+
+
+def test_state_machine(outbox):
+    outbox.enqueue(make_msg("R1/S1/window/0"))
+    with pytest.raises(OutboxError):
+        outbox.set_delivery_status("R1/S1/window/0", "delivered")   # not sent yet
+    outbox.mark_sending("R1/S1/window/0")
+    with pytest.raises(OutboxError):
+        outbox.mark_sending("R1/S1/window/0")                      # one sender at a time
+    outbox.mark_sent("R1/S1/window/0", "SM123", status="queued")
+    outbox.set_delivery_status("R1/S1/window/0", "delivered")
+    [r] = outbox.in_state("sent")
+    assert (r.sid, r.delivery_status, r.attempts) == ("SM123", "delivered", 1)
+    with pytest.raises(OutboxError):
+        outbox.mark_failed("R1/S1/window/0", 21211, "late failure")  # sent is final
+    with pytest.raises(ValueError):
+        outbox.in_state("lost")
+
+
+def test_discard_for_stop_cancels_only_pending_rows_of_that_stop(outbox):
+    for key in ("R1/S1/window/0", "R1/S1/approaching/0", "R1/S1/delay/0", "R1/S2/approaching/0"):
+        outbox.enqueue(make_msg(key))
+    outbox.mark_sending("R1/S1/window/0")
+    assert outbox.discard_for_stop("R1", "S1", ["approaching", "window"]) == 1
+    assert outbox.discard_for_stop("R1", "S1") == 1
+    states = {r.key: r.state for r in outbox.rows("R1")}
+    assert states == {"R1/S1/window/0": "sending", "R1/S1/approaching/0": "discarded",
+                      "R1/S1/delay/0": "discarded", "R1/S2/approaching/0": "pending"}
+    assert outbox.enqueue(make_msg("R1/S1/approaching/0")) is False   # discarded keys stay used

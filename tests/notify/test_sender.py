@@ -1,0 +1,338 @@
+"""Sender: the delivery loop against the real twilio library and the fake Twilio server,
+with the outbox on a real SQLite file."""
+import asyncio
+import io
+import time
+
+from forewarn.daemon.notify import ConsoleNotifier
+from forewarn.daemon.outbox import Outbox
+from forewarn.daemon.store import open_db
+
+from .conftest import PHONE, Events, fast_sender, make_msg, running
+
+
+def go(coro):
+    return asyncio.run(coro)
+
+
+def test_sms_is_sent_once_then_followed_to_delivered(twilio_server, outbox, notifier):
+    async def scenario():
+        ev = Events()
+        sender = fast_sender(outbox, notifier, ev)
+        async with running(sender):
+            assert outbox.enqueue(make_msg())
+            sender.kick()
+            [sent] = await ev.wait_type("alert_sent")
+            [done] = await ev.wait_type("alert_delivered")
+        return sent, done
+
+    sent, done = go(scenario())
+    [row] = outbox.rows()
+    assert row.state == "sent" and row.delivery_status == "delivered" and row.sid == sent["sid"]
+    assert sent["to"] == "+1416555**23" and PHONE not in str(sent)
+    assert {k: sent[k] for k in ("key", "route_id", "stop_id", "kind", "channel")} == \
+        {"key": "R1/S1/window/0", "route_id": "R1", "stop_id": "S1", "kind": "window", "channel": "sms"}
+    assert done["sid"] == sent["sid"]
+    assert len(twilio_server.posts()) == 1
+
+
+def test_invalid_number_fails_without_retry_and_emits_an_event(twilio_server, outbox, notifier):
+    twilio_server.fail_next("Messages", 400, code=21211)
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev)):
+            outbox.enqueue(make_msg())
+            [failed] = await ev.wait_type("alert_failed")
+        return ev, failed
+
+    ev, failed = go(scenario())
+    assert failed["code"] == 21211 and failed["to"] == "+1416555**23" and PHONE not in failed["reason"]
+    [row] = outbox.rows()
+    assert row.state == "failed" and row.code == 21211 and row.attempts == 1
+    assert len(twilio_server.posts()) == 1 and ev.of("alert_sent") == []
+
+
+def test_stop_reply_is_permanent_too(twilio_server, outbox, notifier):
+    twilio_server.fail_next("Messages", 400, code=21610)
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev)):
+            outbox.enqueue(make_msg())
+            await ev.wait_type("alert_failed")
+
+    go(scenario())
+    assert outbox.rows()[0].code == 21610 and len(twilio_server.posts()) == 1
+
+
+def test_500_then_201_sends_once_after_checking_the_log(twilio_server, outbox, notifier):
+    twilio_server.fail_next("Messages", 500)
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev)):
+            outbox.enqueue(make_msg())
+            await ev.wait_type("alert_sent")
+
+    go(scenario())
+    assert len(twilio_server.created()) == 1 and len(twilio_server.posts()) == 2
+    seq = [(r.method, r.sid is None) for r in twilio_server.requests][:4]
+    assert seq == [("POST", True), ("GET", True), ("GET", True), ("POST", True)]   # lookup before resend
+    [row] = outbox.rows()
+    assert row.state == "sent" and row.attempts == 2 and row.sid == twilio_server.created()[0]["sid"]
+
+
+def test_429_backs_off_then_sends_once(twilio_server, outbox, notifier):
+    twilio_server.fail_next("Messages", 429, code=20429)
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev, backoff=(0.4, 2.0))):
+            outbox.enqueue(make_msg())
+            await ev.wait_type("alert_sent")
+
+    go(scenario())
+    first, second = twilio_server.posts()
+    assert second.at - first.at >= 0.2          # backoff 0.4 s with jitter in [0.5, 1]
+    assert len(twilio_server.created()) == 1
+    # a 429 is a refusal: nothing was created, so no lookup is needed before the resend
+    assert [r.method for r in twilio_server.requests] == ["POST", "POST"]
+
+
+def test_gives_up_after_max_attempts(twilio_server, outbox, notifier):
+    twilio_server.fail_next("Messages", 503, times=3)
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev, max_attempts=3, backoff=(0.01, 0.02))):
+            outbox.enqueue(make_msg())
+            [f] = await ev.wait_type("alert_failed")
+        return f
+
+    f = go(scenario())
+    assert "gave up after 3 attempts" in f["reason"]
+    assert len(twilio_server.posts()) == 3 and twilio_server.created() == []
+
+
+def test_dropped_connection_after_twilio_accepted_is_not_resent(twilio_server, outbox, notifier):
+    twilio_server.fail_next("Messages", drop=True, create=True)
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev)):
+            outbox.enqueue(make_msg())
+            [s] = await ev.wait_type("alert_sent")
+        return s
+
+    s = go(scenario())
+    [created] = twilio_server.created()
+    assert s["sid"] == created["sid"] and s["reconciled"] is True
+    assert len(twilio_server.posts()) == 1
+
+
+def test_dropped_connection_before_twilio_accepted_is_resent_once(twilio_server, outbox, notifier):
+    twilio_server.fail_next("Messages", drop=True, create=False)
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev)):
+            outbox.enqueue(make_msg())
+            await ev.wait_type("alert_sent")
+
+    go(scenario())
+    assert len(twilio_server.posts()) == 2 and len(twilio_server.created()) == 1
+
+
+def test_restart_after_crash_in_sending_reconciles_from_twilio_log(twilio_server, db_path, notifier):
+    # Process 1: marks sending, the request reaches Twilio, the process dies before the answer.
+    conn = open_db(db_path)
+    ob = Outbox(conn)
+    msg = make_msg()
+    ob.enqueue(msg)
+    ob.mark_sending(msg.key)
+    go(notifier.send(msg))         # Twilio accepted it; we never record the answer
+    conn.close()
+
+    # Process 2: a new Outbox on the same file, reconcile before anything else.
+    ob2 = Outbox(open_db(db_path))
+    ev = Events()
+
+    async def restart():
+        sender = fast_sender(ob2, notifier, ev)
+        await sender.reconcile()
+        async with running(sender):
+            await ev.wait_type("alert_delivered")
+
+    go(restart())
+    [row] = ob2.rows()
+    assert row.state == "sent" and row.sid == twilio_server.created()[0]["sid"]
+    assert len(twilio_server.posts()) == 1 and ev.of("alert_sent")[0]["reconciled"] is True
+
+
+def test_restart_after_crash_before_the_request_left_sends_once(twilio_server, db_path, notifier):
+    conn = open_db(db_path)
+    ob = Outbox(conn)
+    ob.enqueue(make_msg())
+    ob.mark_sending("R1/S1/window/0")
+    conn.close()
+
+    ob2 = Outbox(open_db(db_path))
+
+    async def restart():
+        ev = Events()
+        async with running(fast_sender(ob2, notifier, ev)):   # run() reconciles first by itself
+            await ev.wait_type("alert_sent")
+
+    go(restart())
+    assert len(twilio_server.posts()) == 1 and ob2.rows()[0].state == "sent"
+
+
+def test_lookup_failure_blocks_resend_until_the_log_can_be_read(twilio_server, db_path, notifier):
+    conn = open_db(db_path)
+    ob = Outbox(conn)
+    msg = make_msg()
+    ob.enqueue(msg)
+    ob.mark_sending(msg.key)
+    go(notifier.send(msg))
+    twilio_server.fail_next("Messages", 500, method="GET", times=2)   # the log is unreadable for a while
+
+    async def restart():
+        ev = Events()
+        async with running(fast_sender(ob, notifier, ev)):
+            await ev.wait_type("alert_sent")
+
+    go(restart())
+    assert len(twilio_server.posts()) == 1 and ob.rows()[0].sid == twilio_server.created()[0]["sid"]
+
+
+def test_not_mobile_with_voice_fallback_makes_one_call(twilio_server, outbox, notifier):
+    twilio_server.fail_next("Messages", 400, code=21614)
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev)):
+            outbox.enqueue(make_msg(voice_fallback=True, locale="fr", text="Bonjour Ana"))
+            outbox.enqueue(make_msg("R1/S2/window/0", voice_fallback=False))
+            twilio_server.fail_next("Messages", 400, code=21614)  # the second one hits a landline too
+            [s] = await ev.wait_type("alert_sent")
+            [f] = await ev.wait_type("alert_failed")
+        return s, f
+
+    s, f = go(scenario())
+    [call] = twilio_server.posts("Calls")
+    assert 'language="fr-FR"' in call.form["Twiml"] and "Bonjour Ana" in call.form["Twiml"]
+    assert s["channel"] == "voice" and s["sid"].startswith("CA") and s["key"] == "R1/S1/window/0"
+    assert f["key"] == "R1/S2/window/0" and f["code"] == 21614
+    rows = {r.key: r for r in outbox.rows()}
+    assert rows["R1/S1/window/0"].via == "voice" and rows["R1/S1/window/0"].state == "sent"
+    assert len(twilio_server.posts("Messages")) == 2
+
+
+def test_undelivered_status_is_recorded_and_emitted(twilio_server, outbox, notifier):
+    twilio_server.progression["Messages"] = ["queued", "sent", "undelivered"]
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev)):
+            outbox.enqueue(make_msg())
+            [u] = await ev.wait_type("alert_undelivered")
+        return ev, u
+
+    ev, u = go(scenario())
+    assert u["to"] == "+1416555**23" and u["status"] == "undelivered"
+    assert outbox.rows()[0].delivery_status == "undelivered" and ev.of("alert_delivered") == []
+    fetches = [r for r in twilio_server.requests if r.sid]
+    assert len(fetches) == 2          # polling stops at the final status
+
+
+def test_unanswered_call_is_undelivered(twilio_server, outbox, notifier):
+    twilio_server.progression["Calls"] = ["queued", "ringing", "no-answer"]
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev)):
+            outbox.enqueue(make_msg(channel="voice"))
+            await ev.wait_type("alert_undelivered")
+
+    go(scenario())
+    assert outbox.rows()[0].delivery_status == "no-answer"
+
+
+def test_quiet_hours_hold_and_discard_for_a_completed_stop(twilio_server, outbox, notifier):
+    async def scenario():
+        ev = Events()
+        sender = fast_sender(outbox, notifier, ev)
+        async with running(sender):
+            t0 = time.time()
+            outbox.enqueue(make_msg("R1/S1/window/0", not_before=t0 + 0.3))
+            outbox.enqueue(make_msg("R1/S2/approaching/0", not_before=t0 + 0.3))
+            sender.kick()
+            assert outbox.discard_for_stop("R1", "S2", ["approaching"]) == 1
+            [s] = await ev.wait_type("alert_sent")
+            assert time.time() >= t0 + 0.3
+        return s
+
+    s = go(scenario())
+    assert s["key"] == "R1/S1/window/0" and len(twilio_server.posts()) == 1
+    assert {r.key: r.state for r in outbox.rows()}["R1/S2/approaching/0"] == "discarded"
+
+
+def test_drain_lets_the_send_in_flight_finish_and_starts_no_new_one(twilio_server, outbox, notifier):
+    twilio_server.fail_next("Messages", hang=True, create=True)
+
+    async def scenario():
+        ev = Events()
+        sender = fast_sender(outbox, notifier, ev)
+        task = asyncio.create_task(sender.run())
+        outbox.enqueue(make_msg("R1/S1/window/0"))
+        outbox.enqueue(make_msg("R1/S2/window/0"))
+        sender.kick()
+        await asyncio.to_thread(twilio_server.wait_for, lambda f: len(f.posts()) == 1)
+        t = time.monotonic()
+        await sender.drain(0.2)                 # in-flight send is stuck: drain gives up on time
+        assert time.monotonic() - t < 1.0
+        twilio_server.release_hung()
+        async with asyncio.timeout(5):
+            await task                          # the stuck send ends, run() returns
+        return ev
+
+    go(scenario())
+    states = {r.key: r.state for r in outbox.rows()}
+    assert states["R1/S2/window/0"] == "pending"        # never started
+    assert states["R1/S1/window/0"] == "pending"        # answer lost: ambiguous, looked up at restart
+    assert outbox.get("R1/S1/window/0").ambiguous
+    assert len(twilio_server.posts()) == 1
+
+
+def test_console_notifier_prints_masked_and_delivers(outbox):
+    out = io.StringIO()
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, ConsoleNotifier(out), ev)):
+            outbox.enqueue(make_msg(text="Hi Ana, your driver is about 15 min away."))
+            [s] = await ev.wait_type("alert_sent")
+            await ev.wait_type("alert_delivered")
+        return s
+
+    s = go(scenario())
+    assert s["sid"] == "console-1"
+    assert out.getvalue() == "[sms to +1416555**23] Hi Ana, your driver is about 15 min away.\n"
+
+
+def test_a_failing_event_handler_does_not_stop_delivery(twilio_server, outbox, notifier):
+    async def scenario():
+        seen = Events()
+
+        def broken(ev):
+            seen(ev)
+            raise RuntimeError("mqtt down")
+
+        async with running(fast_sender(outbox, notifier, broken)):
+            outbox.enqueue(make_msg("R1/S1/window/0"))
+            outbox.enqueue(make_msg("R1/S2/window/0"))
+            await seen.wait_type("alert_sent", 2)
+
+    go(scenario())
+    assert len(twilio_server.created()) == 2

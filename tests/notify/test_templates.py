@@ -1,0 +1,89 @@
+"""render(): per-locale files, safe filling, one GSM-7 segment for ordinary names."""
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from forewarn.daemon.notify import TemplateError, gsm_length, is_gsm, render
+from forewarn.daemon.notify._templates import FIELDS, voice_language
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "config" / "templates"
+SAMPLE = {"name": "Ana", "start": "10:00", "end": "12:00", "minutes": "15", "time": "09:40"}
+TYPICAL_NAMES = ["Ana", "Jean-Baptiste Lefèvre", "Mohammed Al-Rashidi", "Zoë O'Connor",
+                 "Dr. Bartholomew Featherstonehaugh-Smythe"]
+
+
+def fields_for(kind, **over):
+    return {f: over.get(f, SAMPLE[f]) for f in FIELDS[kind]}
+
+
+@pytest.mark.parametrize("locale", ["en", "fr"])
+def test_every_template_file_covers_every_kind_in_gsm7(locale):
+    data = tomllib.loads((TEMPLATES / f"{locale}.toml").read_text("utf-8"))
+    assert set(data["messages"]) == set(FIELDS)
+    for text in [*data["messages"].values(), *data["extras"].values()]:
+        assert is_gsm(text), text  # one accent outside GSM-7 would make every SMS UCS-2 (70 chars)
+
+
+@pytest.mark.parametrize("locale", ["en", "fr"])
+@pytest.mark.parametrize("kind", sorted(FIELDS))
+@pytest.mark.parametrize("name", TYPICAL_NAMES)
+def test_typical_names_fit_one_segment_and_times_survive(locale, kind, name):
+    f = fields_for(kind, name=name)
+    text = render(kind, locale, **f, rating=True)
+    assert is_gsm(text) and gsm_length(text) <= 160, (len(text), text)
+    for k in ("start", "end", "minutes", "time"):
+        if k in f:
+            assert f[k] in text
+
+
+def test_languages_differ_and_fields_land():
+    en = render("window", "en", name="Ana", start="10:00", end="12:00")
+    fr = render("window", "fr", name="Ana", start="10:00", end="12:00")
+    assert en.startswith("Hi Ana") and "between 10:00 and 12:00" in en
+    assert fr.startswith("Bonjour Ana") and "entre 10:00 et 12:00" in fr
+
+
+@pytest.mark.parametrize("evil", ["{0.__class__}", "{name}", "{start}", "%s%n", "{0.__init__.__globals__}"])
+def test_names_are_printed_literally_never_interpreted(evil):
+    text = render("approaching", "en", name=evil, minutes="15")
+    assert text == f"Hi {evil}, your driver is about 15 min away."
+
+
+def test_control_characters_and_newlines_are_flattened():
+    text = render("approaching", "en", name="Ana\nSTOP\x00 now", minutes="15")
+    assert "\n" not in text and "\x00" not in text and "Ana STOP now" in text
+
+
+def test_long_name_is_shortened_first_name_then_cut_never_the_times():
+    name = "Maximiliana-Theodora " + "X" * 30
+    text = render("sorry_late", "fr", name=name, start="14:30", end="16:30")
+    assert gsm_length(text) <= 160
+    assert "14:30" in text and "16:30" in text
+    assert "Maximiliana" in text or "Max" in text
+
+
+def test_accents_outside_gsm_are_stripped_from_names_to_stay_gsm():
+    text = render("approaching", "fr", name="Chloë Hélène Çağlar", minutes="5")
+    assert is_gsm(text)
+    assert "Chloe" in text and "Hélène" in text  # é is GSM-7, ë is not
+
+
+def test_rating_prompt_only_when_asked():
+    assert "1-5" not in render("delivered", "en", name="Ana", rating=False)
+    assert render("delivered", "en", name="Ana", rating=True).endswith("Reply 1-5 to rate it.")
+    assert "de 1 à 5" in render("delivered", "fr", name="Ana", rating=True)
+
+
+def test_locale_fallbacks():
+    assert render("early", "fr-CA", name="Ana", time="09:40").startswith("Bonjour")
+    assert render("early", "de", name="Ana", time="09:40").startswith("Hi")
+    assert voice_language("fr") == "fr-FR" and voice_language("fr-CA") == "fr-CA"
+    assert voice_language("de") == "en-US"
+
+
+def test_contract_errors_are_loud():
+    with pytest.raises(TemplateError, match="missing field"):
+        render("window", "en", name="Ana", start="10:00")
+    with pytest.raises(TemplateError, match="unknown message kind"):
+        render("teleported", "en", name="Ana")
