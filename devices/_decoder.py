@@ -55,10 +55,11 @@ class NmeaDecoder:
         self.counters: Counter[str] = Counter()
         self.sentences = 0
         self.has_fix = False      # did the last completed epoch give a usable fix?
-        self._gate = FixGate(max_speed_mps)
+        self._gate = FixGate(max_speed_mps, counters=self.counters)
         self._cur: Epoch | None = None
         self._ref: tuple[date, float] | None = None  # last known (UTC date, time of day)
         self._primary_seen = False  # RMC/GGA/GNS seen: GLL no longer starts epochs
+        self._last_gsa_mode = 0     # GSA is often sent at a lower rate than RMC (iTrek)
         self._ender: tuple[str, int] | None = None
         self._ender_candidate: tuple[str, int] | None = None
         self._handlers: dict[str, Callable[[str, list[str], list[Fix]], None]] = {
@@ -166,15 +167,13 @@ class NmeaDecoder:
         if quality is None or quality == 0 or quality > 8:
             ep.invalid = ep.invalid or quality == 0
             return
-        ep.set_position(talker, angle(d[1], d[2], 90), angle(d[3], d[4], 180))
+        if not ep.set_position(talker, angle(d[1], d[2], 90), angle(d[3], d[4], 180)):
+            return
         ep.quality = Quality(quality)
-        ep.sats = integer(d[6]) if integer(d[6]) is not None else ep.sats
-        hdop = num(d[7])
-        if hdop is not None and hdop > 0:
-            ep.hdop = hdop
-        alt = num(d[8])
-        if alt is not None and -1000.0 < alt < 100_000.0:
-            ep.alt = alt
+        ep.sats = integer(d[6])
+        hdop, alt = num(d[7]), num(d[8])
+        ep.hdop = hdop if hdop is not None and hdop > 0 else None
+        ep.alt = alt if alt is not None and -1000.0 < alt < 100_000.0 else None
 
     def _gns(self, talker: str, d: list[str], out: list[Fix]) -> None:
         tod = time_of_day(d[0])
@@ -189,29 +188,28 @@ class NmeaDecoder:
         if best == Quality.INVALID:
             ep.invalid = True
             return
-        ep.set_position(talker, angle(d[1], d[2], 90), angle(d[3], d[4], 180))
+        rank_before = ep.pos_rank
+        if not ep.set_position(talker, angle(d[1], d[2], 90), angle(d[3], d[4], 180)):
+            return
         ep.mode_quality = best
+        if rank_before == ep.pos_rank and ep.alt is not None:
+            return  # the same talker's GGA already said it all, with more precision
         sats, hdop, alt = integer(d[6]), num(d[7]), num(d[8])
-        if ep.sats is None and sats is not None:
-            ep.sats = sats
-        if ep.hdop is None and hdop is not None and hdop > 0:
-            ep.hdop = hdop
-        if ep.alt is None and alt is not None and -1000.0 < alt < 100_000.0:
-            ep.alt = alt
+        ep.sats = sats
+        ep.hdop = hdop if hdop is not None and hdop > 0 else None
+        ep.alt = alt if alt is not None and -1000.0 < alt < 100_000.0 else None
 
     def _gll(self, talker: str, d: list[str], out: list[Fix]) -> None:
-        if self._primary_seen:
-            return  # RMC/GGA already define epochs; GLL's time is often a second off
         tod = time_of_day(d[4])
         if tod is None:
             self._untimed(d[5] == "V")
             return
         ep = self._epoch_for(tod, out)
         if d[5] != "A" or d[6] == "N":
-            ep.invalid = True
+            ep.invalid = ep.invalid or ep.lat is None
             return
         ep.set_position(talker, angle(d[0], d[1], 90), angle(d[2], d[3], 180))
-        if d[6] in MODE_QUALITY:
+        if d[6] in MODE_QUALITY and ep.mode_quality is None:
             ep.mode_quality = MODE_QUALITY[d[6]]
 
     def _vtg(self, talker: str, d: list[str], out: list[Fix]) -> None:
@@ -229,9 +227,11 @@ class NmeaDecoder:
 
     def _gsa(self, talker: str, d: list[str], out: list[Fix]) -> None:
         ep = self._cur
+        mode = integer(d[1])
+        if mode in (1, 2, 3):
+            self._last_gsa_mode = mode
         if ep is None:
             return
-        mode = integer(d[1])
         if mode in (1, 2, 3):
             ep.gsa_mode = max(ep.gsa_mode, mode)
         hdop = num(d[15])
@@ -278,6 +278,8 @@ class NmeaDecoder:
             self.counters["no_date"] += 1
             return
         self._ref = (day, ep.tod)
+        if ep.gsa_mode == 0:
+            ep.gsa_mode = self._last_gsa_mode
         when = datetime.combine(day, time(), timezone.utc) + timedelta(seconds=ep.tod)
         if self.not_before is not None and when.date() < self.not_before:
             while when.date() < self.not_before:
@@ -288,9 +290,7 @@ class NmeaDecoder:
             course=ep.course, mode=ep.fix_mode(), quality=ep.fix_quality(), sats=ep.sats,
             hdop=ep.hdop if ep.hdop is not None else ep.gsa_hdop, eph=ep.eph,
         )
-        reason = self._gate.check(fix)
-        if reason is not None:
-            self.counters[reason] += 1
+        if self._gate.check(fix) is not None:  # counted by the gate
             return
         self.has_fix = True
         out.append(fix)

@@ -49,21 +49,27 @@ class Epoch:
     last_address: str = ""
     emitted: bool = False
 
-    def set_position(self, talker: str, lat: float | None, lon: float | None) -> None:
-        """Keep the best talker's position; later sentences of the same rank win (as gpsd)."""
+    def set_position(self, talker: str, lat: float | None, lon: float | None) -> bool:
+        """Keep the best talker's position; later sentences of the same rank win (as gpsd).
+        True if this one won: its altitude/satellites/HDOP belong with it (a Galileo-only
+        GAGGA must not lend its 3 satellites to the GP solution, Telit PLS83)."""
         if lat is None or lon is None:
-            return
+            return False
         rank = TALKER_RANK.get(talker, 1)
-        if rank >= self.pos_rank:
-            self.lat, self.lon, self.pos_rank = lat, lon, rank
+        if rank < self.pos_rank:
+            return False
+        self.lat, self.lon, self.pos_rank = lat, lon, rank
+        return True
 
     def fix_mode(self) -> FixMode:
-        """3D whenever the epoch carries an altitude, else GSA's word, else 2D.
+        """3D whenever the epoch carries an altitude from 4+ satellites, else GSA's word,
+        else 2D.
 
         This is gpsd's rule: several receivers in the corpus (CH-4711, Quectel EC25, Telit
-        PLS83) send GSA "2D" beside a GGA altitude, and gpsd reports those epochs as 3D.
+        PLS83) send GSA "2D" beside a GGA altitude, and gpsd reports those epochs as 3D;
+        with 3 satellites (SL869) an altitude is a guess and the fix is 2D.
         """
-        if self.alt is not None:
+        if self.alt is not None and (self.sats is None or self.sats >= 4):
             return FixMode.FIX_3D
         if self.gsa_mode in (2, 3):
             return FixMode(self.gsa_mode)

@@ -8,6 +8,7 @@ them sane) for `resync_after` epochs in a row become the new reference.
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 from ._fix import Fix
 
@@ -25,7 +26,12 @@ def distance_m(a: Fix, b: Fix) -> float:
 class FixGate:
     """Admit a fix only if time moves forward and the implied speed is possible."""
 
-    def __init__(self, max_speed_mps: float = 90.0, resync_after: int = 3) -> None:
+    def __init__(
+        self, max_speed_mps: float = 90.0, resync_after: int = 3,
+        counters: Counter[str] | None = None,
+    ) -> None:
+        """`counters` receives each drop reason and "resync" (shared with the owner's)."""
+        self.counters: Counter[str] = counters if counters is not None else Counter()
         self.max_speed_mps = max_speed_mps
         self.resync_after = resync_after
         self.last: Fix | None = None
@@ -43,7 +49,9 @@ class FixGate:
             self._rejected = [fix]
         if len(self._rejected) >= self.resync_after:
             self.last, self._rejected = fix, []
+            self.counters["resync"] += 1
             return None
+        self.counters[reason] += 1
         return reason
 
     def _reason(self, last: Fix | None, fix: Fix) -> str | None:

@@ -46,7 +46,7 @@ class GpsdSource:
         self.host, self.port = host, port
         self.status = GpsStatus(stale_after_s=stale_after_s)
         self.counters: Counter[str] = self.status.counters
-        self._gate = FixGate(max_speed_mps)
+        self._gate = FixGate(max_speed_mps, counters=self.counters)
         self._backoff = Backoff(*reconnect_backoff)
         self._sky: dict[str, Any] = {}
         self.connected = asyncio.Event()  # set while the connection is up
@@ -138,9 +138,7 @@ class GpsdSource:
             hdop=hdop if hdop is not None and hdop > 0 else None,
             eph=_num(tpv.get("eph")),
         )
-        reason = self._gate.check(fix)
-        if reason is not None:
-            self.counters[reason] += 1
+        if self._gate.check(fix) is not None:  # counted by the gate
             return None
         return fix
 
