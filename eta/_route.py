@@ -27,7 +27,7 @@ class Window:
     end: datetime
 
     def to_json(self) -> dict:
-        from forewarn.daemon._time import iso
+        from forewarn.daemon._wire import iso
         return {"start": iso(self.start), "end": iso(self.end)}
 
 
