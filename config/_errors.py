@@ -39,6 +39,9 @@ def loc_to_path(loc: tuple) -> str:
     return out
 
 
+_SENSITIVE = ("url", "password", "token", "secret")
+
+
 def from_pydantic(source: str, exc) -> ConfigError:
     problems = []
     for err in exc.errors(include_url=False):
@@ -53,6 +56,8 @@ def from_pydantic(source: str, exc) -> ConfigError:
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         inp = err.get("input")
+        if any(isinstance(p, str) and any(w in p for w in _SENSITIVE) for p in loc):
+            inp = None   # a URL may carry credentials; a token is a token: never echo them
         if err["type"] not in ("missing", "extra_forbidden") and isinstance(inp, (str, int, float)) and not isinstance(inp, bool):
             shown = repr(inp) if len(repr(inp)) < 60 else repr(inp)[:57] + "..."
             msg = f"{msg} (got {shown})"

@@ -43,7 +43,7 @@ class GpsSettings(_Strict):
     port: int = Field(default=2947, ge=1, le=65535)
     topic: str | None = None          # mqtt: defaults to <prefix>/<vehicle>/nmea
     path: str | None = None           # file
-    speed: float | None = Field(default=None, gt=0)  # file: replay speed factor; absent = real time
+    speed: float | None = Field(default=None, gt=0, le=10_000)  # file: replay speed factor; absent = real time
     stale_after_s: float = Field(default=5.0, gt=0)
 
     @field_validator("baudrate")

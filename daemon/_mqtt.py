@@ -28,7 +28,7 @@ import aiomqtt
 from forewarn.config import read_secret
 from forewarn.config._settings import MqttSettings
 
-from ._time import iso
+from ._wire import dumps, iso
 
 log = logging.getLogger("forewarn.mqtt")
 
@@ -57,7 +57,7 @@ class EventQueue:
 
     def put(self, topic: str, payload: dict) -> None:
         self._conn.execute("INSERT INTO mqtt_queue (topic, payload, created) VALUES (?,?,?)",
-                           (topic, json.dumps(payload, separators=(",", ":")), time.time()))
+                           (topic, dumps(payload), time.time()))
 
     def head(self, n: int = 100) -> list[tuple[int, str, str]]:
         return self._conn.execute("SELECT seq, topic, payload FROM mqtt_queue ORDER BY seq LIMIT ?", (n,)).fetchall()
@@ -89,7 +89,7 @@ class MqttLink:
         return f"{self.base}/{suffix}"
 
     def set_retained(self, suffix: str, payload: dict) -> None:
-        self._retained[suffix] = json.dumps(payload, separators=(",", ":")).encode()
+        self._retained[suffix] = dumps(payload).encode()
         self._dirty.add(suffix)
         self._wake.set()
 
@@ -169,7 +169,7 @@ class MqttLink:
                     break
                 doc = json.loads(payload)
                 doc["seq"] = seq
-                await client.publish(topic, json.dumps(doc, separators=(",", ":")), qos=1, timeout=30)
+                await client.publish(topic, dumps(doc), qos=1, timeout=30)
                 self.queue.ack(seq)
                 self.stats.published_events += 1
             if self._dirty or self.queue.head(1):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from forewarn.devices import Fix
 from forewarn.eta import Estimate
 
-from ._time import iso
+from ._wire import iso
 
 if TYPE_CHECKING:
     from ._tracker import RouteTracker
@@ -20,7 +20,7 @@ def position_payload(fix: Fix, est: Estimate | None) -> dict:
         "course": None if fix.course is None else round(fix.course, 1),
         "hdop": fix.hdop, "mode": int(fix.mode),
         "chainage": None if est is None else round(est.chainage, 1),
-        "off_route": None if est is None else est.off_route,
+        "off_route": None if est is None else bool(est.off_route),
     }
 
 
@@ -35,4 +35,4 @@ def eta_payload(tracker: "RouteTracker", est: Estimate) -> dict:
             "window": stop.window.to_json(), "state": rec.state.value, "risk": rec.risk.value,
         })
     return {"ts": iso(est.t), "route_id": tracker.route.route_id, "generated": iso(time.time()),
-            "speed": round(est.speed, 2), "off_route": est.off_route, "stops": stops}
+            "speed": round(float(est.speed), 2), "off_route": bool(est.off_route), "stops": stops}

@@ -16,7 +16,7 @@ from forewarn.daemon.outbox import Outbox
 from forewarn.devices import NmeaDecoder, iter_fixes
 from forewarn.eta import Route, TravelHistory
 
-from ._time import iso
+from ._wire import iso
 from ._tracker import RouteTracker
 from .store import open_db
 

@@ -29,7 +29,7 @@ from ._mqtt import MqttLink
 from ._publish import eta_payload, position_payload
 from ._sdnotify import Notifier as SdNotify, watchdog_interval
 from ._store_guard import open_state
-from ._time import iso
+from ._wire import dumps, iso
 from ._tracker import RouteTracker, Step
 
 log = logging.getLogger("forewarn.daemon")
@@ -59,7 +59,7 @@ def make_source(settings: Settings) -> GpsSource:
     path = Path(g.path)
     if not path.is_absolute():
         path = Path(settings.source_path) / path
-    return FileSource(path, g.speed)
+    return FileSource(path, g.speed or 1.0)   # a daemon paces a recorded drive; `replay` is the fast path
 
 
 def make_notifier(settings: Settings) -> Notifier:
@@ -97,14 +97,13 @@ class Daemon:
         self._last_fix_wall = 0.0
         self._last_fix_t: float | None = None
         self._tick_beat = time.monotonic()
-        self._replay_speed = settings.gps.speed if settings.gps.source == "file" else None
 
     # -- time --------------------------------------------------------------------------------
     def now(self) -> float:
         """Wall time live; log time when replaying a file (so the demo's messages go out in log time)."""
         if self.settings.gps.source != "file" or self._last_fix_t is None:
             return time.time()
-        speed = self._replay_speed or 1.0
+        speed = self.settings.gps.speed or 1.0
         return self._last_fix_t + (time.monotonic() - self._last_fix_wall) * speed
 
     # -- events and publishing ---------------------------------------------------------------
@@ -114,14 +113,14 @@ class Daemon:
             ev["route_id"] = self.tracker.route.route_id
         if "to" in ev and isinstance(ev["to"], str) and not ev["to"].count("*"):
             ev["to"] = mask_phone(ev["to"])
-        log.info("event %s", json.dumps(ev, separators=(",", ":")))
+        log.info("event %s", dumps(ev))
         if self.link is not None:
             self.link.event(ev)
         if self.hooks.on_event is not None:
             self.hooks.on_event(ev)
 
     def _status(self) -> dict:
-        return {"ts": iso(time.time()), "state": "online", "version": __version__,
+        return {"ts": iso(time.time()), "state": "offline" if self._stop.is_set() else "online", "version": __version__,
                 "vehicle": self.settings.vehicle.id,
                 "route_id": self.tracker.route.route_id if self.tracker else None,
                 "gps": self.source.status.to_json(),
@@ -269,7 +268,7 @@ class Daemon:
         except Exception:
             log.exception("draining the outbox failed")
         if self.link is not None:
-            self.link.set_retained("status", {**self._status(), "state": "offline"})
+            self.link.set_retained("status", self._status())   # "offline": we are stopping
             if not await self.link.flush(SHUTDOWN_BUDGET_S - (time.monotonic() - t0)):
                 log.warning("mqtt: %d events stay queued on disk for the next start", self.link.queue_depth())
         raise _Shutdown

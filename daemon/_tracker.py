@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from forewarn.config import AlertSettings
-from forewarn.daemon._time import iso
+from forewarn.daemon._wire import iso
 from forewarn.daemon.notify import OutgoingMessage, render
 from forewarn.daemon.outbox import Outbox
 from forewarn.devices import Fix

@@ -19,11 +19,13 @@ class NotifyError(Exception):
     permanent: bool = False
     ambiguous: bool = False
 
-    def __init__(self, reason: str, *, code: int | None = None, status: int | None = None) -> None:
+    def __init__(self, reason: str, *, code: int | None = None, status: int | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
         self.status = status
+        self.retry_after = retry_after  # seconds the provider asked us to wait, if it said
 
 
 class PermanentError(NotifyError):

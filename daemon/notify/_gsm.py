@@ -31,13 +31,25 @@ def sms_length(text: str) -> int:
     return gsm_length(text) if is_gsm(text) else len(text)
 
 
+# What Twilio's "smart encoding" substitutes too: typographic punctuation from
+# spreadsheets and CRMs, so "O’Connor" does not turn a whole SMS into UCS-2.
+_PUNCT = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+          "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
+          "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-", "\u2212": "-",
+          "\u2026": "...", "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u00ab": '"', "\u00bb": '"'}
+
+
 def to_gsm(text: str) -> str:
-    """Best effort: keep GSM characters, strip accents GSM lacks ("Zoë" -> "Zoe"), keep
-    anything else as is (a name in another script stays readable, at UCS-2 cost)."""
+    """Best effort: keep GSM characters, straighten typographic punctuation, strip
+    accents GSM lacks ("Zoë" -> "Zoe"), keep anything else as is (a name in another
+    script stays readable, at UCS-2 cost)."""
     out = []
     for c in text:
         if c in _BASIC or c in _EXTENDED:
             out.append(c)
+            continue
+        if c in _PUNCT:
+            out.append(_PUNCT[c])
             continue
         base = "".join(ch for ch in unicodedata.normalize("NFKD", c) if not unicodedata.combining(ch))
         out.append(base if base and all(b in _BASIC for b in base) else c)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from forewarn.daemon._time import iso
+from forewarn.daemon._wire import iso
 
 from ._errors import NetworkError, NotifyError, NotMobile
 from ._message import NOT_DELIVERED, Notifier, OutgoingMessage, SendResult, is_final
@@ -33,8 +33,8 @@ _DELIVERED = frozenset({"delivered", "read", "completed"})
 
 
 class Sender:
-    """Owner of the outbox rows while the daemon runs. Outbox calls go through worker
-    threads: the state file is synced on every write and must not stall the event loop."""
+    """Owner of the outbox rows while the daemon runs; provider calls run in worker
+    threads (the twilio library is synchronous), outbox writes in the loop's thread."""
 
     def __init__(self, outbox: Outbox, notifier: Notifier, *, on_event: Callable[[dict], None],
                  clock: Callable[[], float] = time.time, backoff: tuple[float, float] = (2.0, 300.0),
@@ -91,7 +91,10 @@ class Sender:
             if self._poll_status and time.monotonic() >= self._next_poll and not self._draining:
                 self._next_poll = time.monotonic() + self._status_interval
                 self._inflight = asyncio.ensure_future(self._poll_statuses())
-                await asyncio.shield(self._inflight)
+                try:
+                    await asyncio.shield(self._inflight)
+                except Exception:  # status is a nicety; sending must go on
+                    log.exception("delivery status polling failed")
             if worked or self._draining:
                 continue
             await self._sleep()
@@ -106,7 +109,11 @@ class Sender:
 
     # -- internals ---------------------------------------------------------------------
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        # In the loop's thread on purpose: the connection is shared with components that
+        # run BEGIN..COMMIT from the loop (learned history); an outbox write from a worker
+        # thread could land inside their transaction and vanish with its ROLLBACK. Each
+        # outbox write is one small synced statement, as the tracker's enqueue already is.
+        return fn(*args, **kwargs)
 
     async def _sleep(self) -> None:
         timeout = self._idle
@@ -158,7 +165,12 @@ class Sender:
         try:
             if row.ambiguous and await self._lookup(row):
                 return
-            await self._db(self._outbox.mark_sending, row.key)
+            from forewarn.daemon.outbox import OutboxError  # here: outbox imports this package
+            try:
+                await self._db(self._outbox.mark_sending, row.key)
+            except OutboxError:
+                log.info("%s was discarded before it could be sent", row.key)
+                return
             msg: OutgoingMessage = row.msg if row.via == row.channel else replace(row.msg, channel=row.via)
             try:
                 res = await self._notifier.send(msg)
@@ -196,7 +208,7 @@ class Sender:
             await self._db(self._outbox.mark_failed, row.key, e.code, reason)
             self._emit("alert_failed", row, row.via, code=e.code, reason=reason, status=e.status)
             return
-        at = self._clock() + self._delay(attempts)
+        at = self._clock() + max(self._delay(attempts), min(e.retry_after or 0.0, self._backoff[1]))
         log.info("%s to %s: attempt %d failed (%s), retry in %.1fs", row.key, mask_phone(row.to),
                  attempts, e.reason, at - self._clock())
         await self._db(self._outbox.retry_later, row.key, at, e.reason, ambiguous=e.ambiguous, code=e.code)

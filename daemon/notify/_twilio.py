@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import threading
 from collections.abc import Collection
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -30,6 +30,7 @@ from urllib3.util.retry import Retry
 
 from ._errors import (InvalidNumber, NetworkError, NotifyError, NotMobile, PermanentError,
                       ProviderUnavailable, RateLimited, TransientError, Unsubscribed)
+from ._gsm import to_gsm
 from ._message import OutgoingMessage, SendResult
 from ._phone import mask_phone, mask_phones_in, normalize_phone
 from ._templates import extra_text, voice_language
@@ -58,6 +59,7 @@ class RebasedHttpClient(TwilioHttpClient):
         if base.scheme not in ("http", "https") or not base.netloc:
             raise ValueError("api_base must be an http(s) URL")
         self._base = base
+        self._local = threading.local()
         no_retry = Retry(total=0, connect=0, read=False, redirect=0, status=0, other=0)
         for prefix in ("http://", "https://"):
             self.session.mount(prefix, HTTPAdapter(max_retries=no_retry))
@@ -66,8 +68,30 @@ class RebasedHttpClient(TwilioHttpClient):
                 timeout=None, allow_redirects=False) -> Response:
         u = urlsplit(url)
         url = urlunsplit((self._base.scheme, self._base.netloc, self._base.path + u.path, u.query, u.fragment))
-        return super().request(method, url, params=params, data=data, headers=headers, auth=auth,
+        self._local.retry_after = None
+        resp = super().request(method, url, params=params, data=data, headers=headers, auth=auth,
                                timeout=timeout, allow_redirects=allow_redirects)
+        self._local.retry_after = _retry_after(resp.headers)
+        return resp
+
+    def last_retry_after(self) -> float | None:
+        """Retry-After (seconds) of the last answer seen by the calling thread: the library's
+        exception does not carry response headers."""
+        return getattr(self._local, "retry_after", None)
+
+
+def _retry_after(headers) -> float | None:
+    try:
+        value = (headers or {}).get("Retry-After")
+        return min(float(value), 3600.0) if value is not None else None
+    except (TypeError, ValueError):
+        return None  # an HTTP-date: rare from Twilio; our own backoff applies
+
+
+def _comparable(body: str) -> str:
+    """A body as Twilio may hand it back: smart encoding can replace characters outside
+    GSM-7 and whitespace may differ, and a missed match would mean a duplicate SMS."""
+    return " ".join(to_gsm(body).split()).casefold()
 
 
 def _quiet_library_logs() -> None:
@@ -124,10 +148,18 @@ class TwilioNotifier:
         return NetworkError(self._scrub(f"{what}: {type(e).__name__}: {e}"))
 
     async def _call(self, what: str, fn, *args, **kwargs):
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except Exception as e:  # everything the library or requests may raise
-            raise self._classify(e, what) from None
+        def in_thread():
+            try:
+                return fn(*args, **kwargs), None
+            except Exception as e:  # everything the library or requests may raise
+                return None, (e, self._http.last_retry_after())
+
+        result, failure = await asyncio.to_thread(in_thread)
+        if failure is not None:
+            err = self._classify(failure[0], what)
+            err.retry_after = failure[1]
+            raise err from None
+        return result
 
     def twiml(self, msg: OutgoingMessage) -> str:
         """The call's script: the text said in the customer's language (twice: the first
@@ -178,8 +210,8 @@ class TwilioNotifier:
                             channel: str | None = None) -> str | None:
         channel = channel or msg.channel
         since = msg.created_at - _CLOCK_SKEW
-        day = datetime.fromtimestamp(since, tz=timezone.utc).date()
-        day_s = (day - timedelta(days=0)).isoformat()
+        # Twilio filters DateSent/StartTime by day (YYYY-MM-DD); the exact cut is ours.
+        day_s = datetime.fromtimestamp(since, tz=timezone.utc).date().isoformat()
         if channel == "voice":
             recs = await self._call("voice lookup", self._client.calls.list, to=msg.to,
                                     start_time_after=day_s, limit=100)
@@ -191,7 +223,8 @@ class TwilioNotifier:
                                     date_sent_after=day_s, limit=100)
             # Still queued messages have no date_sent and fall outside that filter.
             recs += await self._call("sms lookup", self._client.messages.list, to=msg.to, limit=20)
-            match = lambda r: (r.body or "").strip() == msg.text.strip()
+            want = _comparable(msg.text)
+            match = lambda r: _comparable(r.body or "") == want
         found = sorted(
             (r for r in recs if r.sid not in exclude and match(r)
              and r.date_created is not None and r.date_created.timestamp() >= since),

@@ -1,6 +1,7 @@
-"""Time on the wire is ISO 8601 UTC with `Z` (DESIGN.md); one helper so every topic agrees."""
+"""The wire format every topic and document agrees on: ISO 8601 UTC times with `Z`, compact JSON."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 
@@ -14,3 +15,8 @@ def iso(t: datetime | float | None) -> str | None:
 
 def utc(t: float) -> datetime:
     return datetime.fromtimestamp(t, tz=timezone.utc)
+
+
+def dumps(doc: dict) -> str:
+    """Compact JSON; numpy scalars (from the estimator) become plain numbers instead of crashing."""
+    return json.dumps(doc, separators=(",", ":"), default=lambda o: o.item() if hasattr(o, "item") else str(o))
