@@ -131,13 +131,17 @@ def render(kind: str, locale: str, **fields: Any) -> str:
     def build(n: str) -> str:
         return _fill(template, {**values, "name": n}) + suffix
 
-    text = build(name)
-    if sms_length(text) <= segment_budget(text):
-        return text
-    first = name.split(" ")[0]
-    text = build(first)
-    if sms_length(text) <= segment_budget(text):
-        return text
-    over = sms_length(text) - segment_budget(text)
-    short = first[: max(1, len(first) - over)]
-    return build(short)
+    full = build(name)
+    if _fits(full):
+        return full
+    first = build(name.split(" ")[0])
+    if _fits(first):
+        return first
+    over = sms_length(first) - segment_budget(first)
+    cut = build(name.split(" ")[0][: max(1, len(name.split(" ")[0]) - over)])
+    # Mangle the name only if that buys a single segment (a long UCS-2 text may not fit anyway).
+    return cut if _fits(cut) else full
+
+
+def _fits(text: str) -> bool:
+    return sms_length(text) <= segment_budget(text)

@@ -55,6 +55,7 @@ class Failure:
     drop: bool = False       # close the connection without an answer
     create: bool = False     # create the record first (the request reached Twilio)
     hang: bool = False       # hold the request open until release_hung(), then drop it
+    retry_after: int | None = None   # a Retry-After header on the error answer
 
 
 @dataclass
@@ -76,11 +77,12 @@ class FakeTwilio:
     # -- scripting ---------------------------------------------------------------------
     def fail_next(self, resource: str = "Messages", status: int = 500, *, code: int | None = None,
                   message: str | None = None, drop: bool = False, create: bool = False,
-                  hang: bool = False, method: str = "POST", times: int = 1) -> None:
+                  hang: bool = False, retry_after: int | None = None, method: str = "POST",
+                  times: int = 1) -> None:
         """Script the next `times` requests of `method` on `resource` to fail."""
         with self._lock:
             q = self._script.setdefault((method, resource), deque())
-            q.extend(Failure(status, code, message, drop, create, hang) for _ in range(times))
+            q.extend(Failure(status, code, message, drop, create, hang, retry_after) for _ in range(times))
 
     def release_hung(self) -> None:
         """Let requests held by a `hang` failure end (by dropping their connection)."""
@@ -159,9 +161,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep test output clean
         pass
 
-    def _reply(self, status: int, body: dict) -> None:
+    def _reply(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -215,7 +219,8 @@ class _Handler(BaseHTTPRequestHandler):
                 msg = failure.message or _ERRORS.get(failure.code or 0, "Internal error").format(to=form.get("To"))
                 return self._reply(failure.status, {"code": failure.code or failure.status, "message": msg,
                                                     "more_info": f"https://www.twilio.com/docs/errors/{failure.code}",
-                                                    "status": failure.status})
+                                                    "status": failure.status},
+                                   {"Retry-After": str(failure.retry_after)} if failure.retry_after else None)
             if method == "POST" and sid is None:
                 need = ["To", "Body"] if resource == "Messages" else ["To", "From"]
                 missing = [k for k in need if not form.get(k)]

@@ -92,3 +92,17 @@ def test_discard_for_stop_cancels_only_pending_rows_of_that_stop(outbox):
     assert states == {"R1/S1/window/0": "sending", "R1/S1/approaching/0": "discarded",
                       "R1/S1/delay/0": "discarded", "R1/S2/approaching/0": "pending"}
     assert outbox.enqueue(make_msg("R1/S1/approaching/0")) is False   # discarded keys stay used
+
+
+def test_awaiting_status_skips_final_and_abandoned_rows(outbox):
+    for key in ("R1/S1/window/0", "R1/S2/window/0", "R1/S3/window/0"):
+        outbox.enqueue(make_msg(key))
+        outbox.mark_sending(key)
+    outbox.mark_sent("R1/S1/window/0", "SM1", status="queued")
+    outbox.mark_sent("R1/S2/window/0", "SM2", status="sent")
+    outbox.mark_sent("R1/S3/window/0", "CA3", via="voice", status="queued")
+    outbox.set_delivery_status("R1/S2/window/0", "delivered")
+    outbox.set_delivery_status("R1/S3/window/0", "no-answer")
+    assert [r.key for r in outbox.awaiting_status()] == ["R1/S1/window/0"]
+    assert outbox.awaiting_status(sent_after=time.time() + 1) == []   # given up on after a while
+    assert outbox.sids() == {"SM1", "SM2", "CA3"}

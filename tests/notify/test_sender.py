@@ -2,7 +2,12 @@
 with the outbox on a real SQLite file."""
 import asyncio
 import io
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from forewarn.daemon.notify import ConsoleNotifier
 from forewarn.daemon.outbox import Outbox
@@ -168,6 +173,39 @@ def test_restart_after_crash_in_sending_reconciles_from_twilio_log(twilio_server
     [row] = ob2.rows()
     assert row.state == "sent" and row.sid == twilio_server.created()[0]["sid"]
     assert len(twilio_server.posts()) == 1 and ev.of("alert_sent")[0]["reconciled"] is True
+
+
+def test_process_killed_while_twilio_holds_the_request_is_not_resent(twilio_server, db_path, notifier):
+    twilio_server.fail_next("Messages", hang=True, create=True)   # accepted, answer never comes
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.notify._crash_child", str(db_path), twilio_server.url,
+         twilio_server.account_sid, twilio_server.auth_token],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stderr=subprocess.PIPE)
+    try:
+        assert twilio_server.wait_for(lambda f: len(f.posts()) == 1, timeout=30), child.stderr.read1()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    twilio_server.release_hung()
+
+    ob = Outbox(open_db(db_path))
+    [row] = ob.rows()
+    assert row.state == "sending"           # what the killed process left behind
+
+    async def restart():
+        ev = Events()
+        sender = fast_sender(ob, notifier, ev)
+        await sender.reconcile()
+        async with running(sender):
+            await ev.wait_type("alert_delivered")
+        return ev
+
+    ev = go(restart())
+    [created] = twilio_server.created()
+    assert ob.rows()[0].sid == created["sid"] and ob.rows()[0].state == "sent"
+    assert len(twilio_server.posts()) == 1
+    assert ev.of("alert_sent")[0]["reconciled"] is True
 
 
 def test_restart_after_crash_before_the_request_left_sends_once(twilio_server, db_path, notifier):
@@ -336,3 +374,39 @@ def test_a_failing_event_handler_does_not_stop_delivery(twilio_server, outbox, n
 
     go(scenario())
     assert len(twilio_server.created()) == 2
+
+
+def test_retry_after_from_twilio_stretches_the_backoff(twilio_server, outbox, notifier):
+    twilio_server.fail_next("Messages", 429, code=20429, retry_after=1)
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev, backoff=(0.05, 5.0))):
+            outbox.enqueue(make_msg())
+            await ev.wait_type("alert_sent")
+
+    go(scenario())
+    first, second = twilio_server.posts()
+    assert second.at - first.at >= 0.9
+    assert len(twilio_server.created()) == 1
+
+
+def test_every_send_and_failure_is_a_log_line_with_the_number_masked(twilio_server, outbox, notifier, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG)
+    twilio_server.fail_next("Messages", 400, code=21211)
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev)):
+            outbox.enqueue(make_msg("R1/S1/window/0"))
+            outbox.enqueue(make_msg("R1/S2/window/0"))
+            await ev.wait_type("alert_failed")
+            await ev.wait_type("alert_sent")
+
+    go(scenario())
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("forewarn.notify")]
+    assert any(line.startswith("alert_failed R1/S1/window/0") and "+1416555**23" in line and "21211" in line
+               for line in lines)
+    assert any(line.startswith("alert_sent R1/S2/window/0") and "+1416555**23" in line for line in lines)
+    assert PHONE not in caplog.text and twilio_server.auth_token not in caplog.text

@@ -87,3 +87,33 @@ def test_contract_errors_are_loud():
         render("window", "en", name="Ana", start="10:00")
     with pytest.raises(TemplateError, match="unknown message kind"):
         render("teleported", "en", name="Ana")
+
+
+def test_typographic_punctuation_in_names_keeps_the_sms_gsm():
+    text = render("approaching", "en", name="Siobhán O\u2019Connor \u2013 Unit 4", minutes="15")
+    assert is_gsm(text) and "O'Connor - Unit 4" in text
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=80), locale=st.sampled_from(["en", "fr", "fr-CA", "xx"]),
+       kind=st.sampled_from(sorted(FIELDS)))
+def test_any_name_renders_in_one_line_keeps_the_times_and_a_gsm_text_fits_one_segment(name, locale, kind):
+    f = fields_for(kind, name=name)
+    text = render(kind, locale, **f)
+    for k in ("start", "end", "minutes", "time"):
+        if k in f:
+            assert f[k] in text
+    assert not any(c in text for c in "\n\r\t\x00")
+    if is_gsm(text):
+        assert gsm_length(text) <= 160
+
+
+def test_a_name_in_another_script_is_kept_whole_when_shortening_cannot_reach_one_segment():
+    name = "李小龙 王"
+    text = render("sorry_late", "en", name=name, start="14:30", end="16:30")
+    assert name in text    # UCS-2 and over 70 anyway: cutting the name would buy nothing
+    text = render("approaching", "en", name="李小龙 " + "王" * 40, minutes="5")
+    assert len(text) <= 70 and text.startswith("Hi 李小龙")

@@ -132,3 +132,21 @@ def test_no_secret_or_full_number_in_logs(twilio_server, notifier, caplog):
     run(notifier.send(make_msg()))
     assert twilio_server.auth_token not in caplog.text
     assert PHONE not in caplog.text
+
+
+def test_retry_after_header_is_reported(twilio_server, notifier):
+    twilio_server.fail_next("Messages", 429, code=20429, retry_after=7)
+    with pytest.raises(RateLimited) as e:
+        run(notifier.send(make_msg()))
+    assert e.value.retry_after == 7.0
+    run(notifier.send(make_msg()))     # the next answer has none: nothing left over
+    twilio_server.fail_next("Messages", 500)
+    with pytest.raises(ProviderUnavailable) as e:
+        run(notifier.send(make_msg()))
+    assert e.value.retry_after is None
+
+
+def test_lookup_tolerates_smart_encoding_of_the_body(twilio_server, notifier):
+    rec = twilio_server.add_record("Messages", To=PHONE, From=FROM, Body="Hi O'Connor,  see you ... soon")
+    msg = make_msg(text="Hi O\u2019Connor, see you \u2026 soon")
+    assert run(notifier.find_existing(msg)) == rec["sid"]
