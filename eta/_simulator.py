@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -93,18 +94,19 @@ class _World:
     day: float              # a slow or fast day, everywhere
 
 
-def _build_world(length: float, stop_s: np.ndarray, rng: np.random.Generator,
-                 delays: Mapping[str, float], stop_ids: list[str]) -> _World:
+def _build_world(length: float, stop_s: np.ndarray, wrng: np.random.Generator,
+                 rng: np.random.Generator, delays: Mapping[str, float], stop_ids: list[str]) -> _World:
+    """`wrng` draws the road itself (same every day: what history can learn), `rng` the day."""
     n = int(math.ceil(length / CELL_M)) + 2
     base = np.empty(n)
     urban = np.zeros(n, dtype=bool)
     i = 0
     classes = ((7.5, 11.0, True, 0.55), (11.0, 15.0, False, 0.35), (18.0, 25.0, False, 0.10))
     while i < n:                                    # runs of one road class, 0.5-3 km long
-        c = rng.choice(3, p=[k[3] for k in classes])
+        c = wrng.choice(3, p=[k[3] for k in classes])
         lo, hi, urb, _ = classes[c]
-        run = int(rng.integers(5, 30))
-        base[i:i + run] = rng.uniform(lo, hi, size=min(run, n - i))
+        run = int(wrng.integers(5, 30))
+        base[i:i + run] = wrng.uniform(lo, hi, size=min(run, n - i))
         urban[i:i + run] = urb
         i += run
     caps = np.full(n, np.inf)
@@ -118,25 +120,23 @@ def _build_world(length: float, stop_s: np.ndarray, rng: np.random.Generator,
         j = int(rng.integers(0, n))
         L = int(rng.integers(3, 10))
         caps[j:j + L] = np.minimum(caps[j:j + L], rng.uniform(1.0, 3.0))
-    for sid, minutes in delays.items():             # injected delay = a jam before that stop
+    jams = []
+    for sid, minutes in delays.items():             # injected delay = stop-and-go queue before it
         k = stop_ids.index(sid)
         prev = stop_s[k - 1] if k > 0 else 0.0
-        L = max(min(1500.0, 0.8 * (stop_s[k] - prev)), 200.0)
-        a = max(stop_s[k] - L - 50.0, 0.0)
-        ca, cb = int(a // CELL_M), int(max(stop_s[k] - 50.0, a + CELL_M) // CELL_M)
-        span = (cb - ca) * CELL_M
-        v_normal = float(np.mean(np.minimum(base[ca:cb], caps[ca:cb]))) if cb > ca else 10.0
-        v_jam = span / (span / v_normal + 60.0 * float(minutes))
-        caps[ca:cb] = np.minimum(caps[ca:cb], max(v_jam, 0.3))
+        L = max(min(1500.0, 0.8 * (stop_s[k] - prev)), 50.0)
+        for q in range(6):
+            jams.append((float(stop_s[k] - L + (q + 0.5) * L / 6.0), 60.0 * float(minutes) / 6.0))
     lights = []
     s = 0.0
     while s < length:                               # urban lights every ~350 m
-        s += rng.exponential(350.0)
+        s += wrng.exponential(350.0)
         c = min(int(s // CELL_M), n - 1)
-        if urban[c] or rng.random() < 0.15:
+        if urban[c] or wrng.random() < 0.15:
             wait = rng.uniform(5.0, 60.0) if rng.random() < 0.45 else 0.0
             if wait > 0:
                 lights.append((s, wait))
+    lights = sorted(lights + jams)
     return _World(base, urban, caps, lights, float(rng.lognormal(0.0, 0.08)))
 
 
@@ -150,7 +150,11 @@ def simulate(route: Route, *, seed: int = 0, delays: Mapping[str, float] = {},
              dropouts: bool = True) -> Simulation:
     """Drive `route` and return NMEA + truth. Same seed, same drive.
 
-    delays: stop_id -> extra minutes, realised as a jam on the way to that stop (visible in
+    The road (speed classes, urban stretches, where the lights are) depends on the route
+    only, so drives of one route with different seeds are different days on the same roads;
+    traffic, lights' phases, dwell, noise and dropouts depend on the seed.
+
+    delays: stop_id -> extra minutes, realised as a stop-and-go queue on the way to that stop (visible in
     the GPS, as a real delay is). detour: a stop id before which the truck leaves the route
     for a ~2 km detour and comes back.
     """
@@ -162,7 +166,8 @@ def simulate(route: Route, *, seed: int = 0, delays: Mapping[str, float] = {},
     rng = np.random.default_rng(seed)
     m = build_model(route)
     ids = [s.id for s in route.stops]
-    world = _build_world(m.length, m.stop_s, rng, delays, ids)
+    wrng = np.random.default_rng(zlib.crc32(f"{route.route_id}/{m.length:.0f}".encode()))
+    world = _build_world(m.length, m.stop_s, wrng, rng, delays, ids)
     if start is None:
         first = route.stops[0].window.start
         start = first - timedelta(minutes=10, seconds=round(m.stop_s[0] / 9.0))
