@@ -36,6 +36,8 @@ def read_lines(stream: BinaryIO) -> Iterator[bytes]:
 class FileSource(NmeaLineSource):
     """`FileSource("drive.nmea", speed=60)`; path "-" reads stdin."""
 
+    live = False  # a recording's GGA-only epochs must not be dated with today
+
     def __init__(
         self, path: str | Path, speed: float | None = None, *, decoder: NmeaDecoder | None = None
     ) -> None:

@@ -49,7 +49,7 @@ class GpsdSource:
         self._gate = FixGate(max_speed_mps, counters=self.counters)
         self._backoff = Backoff(*reconnect_backoff)
         self._sky: dict[str, Any] = {}
-        self.connected = asyncio.Event()  # set while the connection is up
+        self.connected = asyncio.Event()  # set while gpsd has acknowledged our WATCH
 
     async def fixes(self) -> AsyncIterator[Fix]:
         """Fixes until cancelled; gpsd restarts and refused connections are waited out."""
@@ -65,7 +65,6 @@ class GpsdSource:
             try:
                 writer.write(WATCH)
                 await writer.drain()
-                self.connected.set()
                 self.status.detail = f"gpsd {self.host}:{self.port}"
                 async for fix in self._reports(reader):
                     yield fix
@@ -96,7 +95,9 @@ class GpsdSource:
                 self.counters["gpsd_bad_json"] += 1
                 continue
             cls = report.get("class")
-            if cls == "DEVICES":
+            if cls == "WATCH":
+                self.connected.set()  # gpsd has our watch: reports from now on reach us
+            elif cls == "DEVICES":
                 self.status.device_present = any(
                     isinstance(d, dict) and d.get("activated") for d in report.get("devices", []))
             elif cls == "DEVICE":
@@ -136,7 +137,7 @@ class GpsdSource:
             mode=FixMode(mode), quality=_STATUS_QUALITY.get(status, Quality.GPS),
             sats=used if isinstance(used, int) and used >= 0 else None,
             hdop=hdop if hdop is not None and hdop > 0 else None,
-            eph=_num(tpv.get("eph")),
+            eph=None,  # gpsd's eph is a DOP-based guess of unstated certainty, not GST's 1-sigma
         )
         if self._gate.check(fix) is not None:  # counted by the gate
             return None

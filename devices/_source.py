@@ -9,6 +9,7 @@ counters *are* the status counters, so the `status` topic shows the same numbers
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime, timezone
 from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
@@ -31,11 +32,20 @@ class GpsSource(Protocol):
         ...
 
 
+def utc_today() -> date:
+    """The system clock's UTC date: what a live GGA-only receiver's epochs are dated with
+    until an RMC or ZDA says otherwise (gateways keep their clock by NTP over cellular)."""
+    return datetime.now(timezone.utc).date()
+
+
 class NmeaLineSource:
     """Base for sources that receive NMEA lines: decode, and keep `status` current."""
 
+    #: Live sources date GGA-only streams from the system clock; replays must not.
+    live: bool = True
+
     def __init__(self, decoder: NmeaDecoder | None = None) -> None:
-        self.decoder = decoder or NmeaDecoder()
+        self.decoder = decoder or NmeaDecoder(date_hint=utc_today if self.live else None)
         self.status = GpsStatus(stale_after_s=self.decoder.stale_after_s)
         self.status.counters = self.decoder.counters  # one set of numbers, not two
 

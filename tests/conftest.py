@@ -3,5 +3,6 @@
 pytest_plugins: list[str] = [
     "tests.fakes.mosquitto",  # real broker on a free port
     # add a fakes module here when you create one
+    "tests.fakes.gpsd",  # real gpsd on a free port, reading a pty (devices/)
     "tests.fakes.twilio",
 ]

@@ -1,0 +1,89 @@
+"""GpsdSource against the distribution's real gpsd, fed NMEA through a pseudo-terminal."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from forewarn.devices import Fix, GpsdSource, iter_fixes
+from tests.devices.nmea import T0, drive
+from tests.fakes.gpsd import GpsdProcess
+
+pytestmark = pytest.mark.timeout(60)
+WAIT = 10.0
+
+
+async def next_fixes(it, n: int) -> list[Fix]:  # type: ignore[no-untyped-def]
+    return [await asyncio.wait_for(anext(it), WAIT) for _ in range(n)]
+
+
+def test_tpv_reports_become_the_same_fixes_our_decoder_makes(gpsd: GpsdProcess) -> None:
+    lines = drive(T0, 6, speed=12.0)
+    expected = list(iter_fixes(lines))
+
+    async def main() -> list[Fix]:
+        source = GpsdSource("127.0.0.1", gpsd.port)
+        it = source.fixes()
+        first = asyncio.ensure_future(anext(it))
+        await asyncio.wait_for(source.connected.wait(), WAIT)
+        gpsd.receiver.send(lines)
+        fixes = [await asyncio.wait_for(first, WAIT), *await next_fixes(it, 4)]
+        assert source.status.state == "3D"
+        await it.aclose()
+        return fixes
+
+    fixes = asyncio.run(main())
+    ours = {f.time: f for f in expected}
+    assert len(fixes) == 5
+    for fix in fixes:   # gpsd may skip the very first epoch while it identifies the device
+        twin = ours[fix.time]
+        assert fix.lat == pytest.approx(twin.lat, abs=1e-7)
+        assert fix.lon == pytest.approx(twin.lon, abs=1e-7)
+        assert fix.speed == pytest.approx(12.0, abs=0.01) and fix.mode == 3
+
+
+def test_source_survives_gpsd_restarting(gpsd: GpsdProcess) -> None:
+    async def main() -> None:
+        source = GpsdSource("127.0.0.1", gpsd.port, reconnect_backoff=(0.05, 0.3))
+        queue: asyncio.Queue[Fix] = asyncio.Queue()
+
+        async def pump() -> None:
+            async for fix in source.fixes():
+                await queue.put(fix)
+
+        task = asyncio.create_task(pump())
+        await asyncio.wait_for(source.connected.wait(), WAIT)
+        gpsd.receiver.send(drive(T0, 4))
+        await asyncio.wait_for(queue.get(), WAIT)
+
+        gpsd.stop()                                   # daemon gone (upgrade, crash)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while source.counters["connect_failed"] < 2:  # it keeps trying, with backoff
+            assert loop.time() < deadline
+            await asyncio.sleep(0.02)
+        assert source.status.state == "no-device" and source.counters["disconnected"] == 1
+
+        gpsd.start()                                  # back on the same port
+        await asyncio.wait_for(source.connected.wait(), WAIT)
+        later = T0 + timedelta(minutes=5)
+        gpsd.receiver.send(drive(later, 4))
+        while (fix := await asyncio.wait_for(queue.get(), WAIT)).time < later:
+            pass                                      # fixes from before the restart
+        assert fix.time == later or fix.time == later + timedelta(seconds=1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+def test_tpv_without_a_fix_or_with_garbage_is_counted() -> None:
+    source = GpsdSource()
+    assert source.tpv_to_fix({"class": "TPV", "mode": 1}) is None
+    assert source.tpv_to_fix({"class": "TPV", "mode": 3, "lat": 91.0, "lon": 0.0,
+                              "time": "2026-11-23T10:00:00Z"}) is None
+    assert source.tpv_to_fix({"class": "TPV", "mode": 3, "lat": "x", "lon": None,
+                              "time": "yesterday"}) is None
+    assert source.counters == {"invalid_fix": 2, "no_time": 1}
