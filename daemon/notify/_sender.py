@@ -55,6 +55,7 @@ class Sender:
         self._reconciled = False
         self._inflight: asyncio.Task | None = None
         self._next_poll = 0.0
+        self._poll_at: dict[str, float] = {}   # key -> clock time of its next status poll
 
     # -- public ------------------------------------------------------------------------
     def kick(self) -> None:
@@ -186,7 +187,8 @@ class Sender:
 
     async def _sent(self, row: OutboxRow, res: SendResult) -> None:
         await self._db(self._outbox.mark_sent, row.key, res.sid, via=row.via, status=res.status)
-        self._emit("alert_sent", row, row.via, sid=res.sid, status=res.status)
+        extra = {"fallback_from": row.channel} if row.via != row.channel else {}
+        self._emit("alert_sent", row, row.via, sid=res.sid, status=res.status, **extra)
         if is_final(res.status, row.via):
             self._emit_final(row, row.via, res.sid, res.status)
 
@@ -216,13 +218,22 @@ class Sender:
     async def _poll_statuses(self) -> None:
         since = self._clock() - self._status_give_up
         for row in await self._db(self._outbox.awaiting_status, since):
+            now = self._clock()
             if self._draining:
                 return
+            if self._poll_at.get(row.key, 0.0) > now:
+                continue
+            # Some carriers never report delivery: poll a message less often as it ages
+            # (every status_interval at first, at most hourly), until status_give_up.
+            age = max(0.0, now - (row.sent_at or now))
+            self._poll_at[row.key] = now + max(self._status_interval, min(age / 4, 3600.0))
             try:
                 status = await self._notifier.status(row.sid, row.via)
             except NotifyError as e:
                 log.debug("status of %s unavailable: %s", row.key, e.reason)
                 continue
+            if is_final(status, row.via):
+                self._poll_at.pop(row.key, None)
             if status == row.delivery_status:
                 continue
             await self._db(self._outbox.set_delivery_status, row.key, status)

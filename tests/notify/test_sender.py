@@ -261,6 +261,7 @@ def test_not_mobile_with_voice_fallback_makes_one_call(twilio_server, outbox, no
     [call] = twilio_server.posts("Calls")
     assert 'language="fr-FR"' in call.form["Twiml"] and "Bonjour Ana" in call.form["Twiml"]
     assert s["channel"] == "voice" and s["sid"].startswith("CA") and s["key"] == "R1/S1/window/0"
+    assert s["fallback_from"] == "sms"
     assert f["key"] == "R1/S2/window/0" and f["code"] == 21614
     rows = {r.key: r for r in outbox.rows()}
     assert rows["R1/S1/window/0"].via == "voice" and rows["R1/S1/window/0"].state == "sent"
@@ -410,3 +411,35 @@ def test_every_send_and_failure_is_a_log_line_with_the_number_masked(twilio_serv
                for line in lines)
     assert any(line.startswith("alert_sent R1/S2/window/0") and "+1416555**23" in line for line in lines)
     assert PHONE not in caplog.text and twilio_server.auth_token not in caplog.text
+
+
+def test_number_outside_allowed_countries_fails_without_any_request(twilio_server, outbox, notifier):
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev)):
+            outbox.enqueue(make_msg(to="+882351234567"))     # satellite/international network
+            outbox.enqueue(make_msg("R1/S2/window/0", to="+33612345678"))
+            return await ev.wait_type("alert_failed", 2)
+
+    failed = go(scenario())
+    assert all(f["code"] is None and ("country not allowed" in f["reason"] or "invalid" in f["reason"])
+               for f in failed)
+    assert twilio_server.requests == []
+
+
+def test_voice_fallback_needs_a_from_number(twilio_server, outbox):
+    from forewarn.daemon.notify import TwilioNotifier
+    mss_only = TwilioNotifier(twilio_server.account_sid, twilio_server.auth_token,
+                              messaging_service_sid="MG" + "1" * 32, api_base=twilio_server.url)
+    twilio_server.fail_next("Messages", 400, code=21614)
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, mss_only, ev)):
+            outbox.enqueue(make_msg(voice_fallback=True))
+            [f] = await ev.wait_type("alert_failed")
+        return f
+
+    f = go(scenario())
+    assert f["channel"] == "voice" and "from" in f["reason"]
+    assert twilio_server.posts("Calls") == [] and len(twilio_server.posts("Messages")) == 1
