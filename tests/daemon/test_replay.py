@@ -1,0 +1,69 @@
+"""`forewarn replay` keeps exactly to DESIGN.md's JSON contract; `--state` learns like a live day."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from forewarn.daemon.cli import main
+
+from .helpers import DRIVE, LATE_STOP, ROUTE, WINDOW_END
+
+
+def replay_json(capsys, *extra: str) -> dict:
+    assert main(["replay", str(DRIVE), "--route", str(ROUTE), "--json", "-c", str(ROUTE.parent / "forewarn.toml"), *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_replay_json_contract(capsys):
+    doc = replay_json(capsys)
+    assert doc["route_id"] == "DEMO-2009-07-07-RATINGEN"
+    assert isinstance(doc["counters"], dict) and doc["counters"]["fixes"] == 596
+    for s in doc["stops"]:
+        assert set(s) >= {"id", "window", "arrived", "departed", "messages", "predictions"}
+        assert set(s["window"]) == {"start", "end"}
+        for m in s["messages"]:
+            assert set(m) >= {"kind", "at", "text"} and m["at"].endswith("Z")
+        for p in s["predictions"]:
+            assert set(p) == {"at", "p10", "p50", "p90", "p_late"}
+            assert p["p10"] <= p["p50"] <= p["p90"] and 0 <= p["p_late"] <= 1
+    by_id = {s["id"]: s for s in doc["stops"]}
+    late = by_id[LATE_STOP]
+    assert late["arrived"] > WINDOW_END[LATE_STOP]
+    delay = [m for m in late["messages"] if m["kind"] == "delay"]
+    assert len(delay) == 1 and delay[0]["at"] < WINDOW_END[LATE_STOP]
+    assert all(m["kind"] != "delay" for sid in ("S1", "S2") for m in by_id[sid]["messages"])
+    assert doc["metrics"]["late_warned_before_window_end"] == 1 and doc["metrics"]["false_alarms"] == 0
+
+
+def test_step_thins_predictions(capsys):
+    every = replay_json(capsys)
+    thinned = replay_json(capsys, "--step", "60")
+    n_every = len(every["stops"][2]["predictions"])
+    n_thin = len(thinned["stops"][2]["predictions"])
+    assert n_thin < n_every / 10 and n_thin >= 5
+
+
+def test_state_learns_across_replays(tmp_path, capsys):
+    db = tmp_path / "state.db"
+    replay_json(capsys, "--state", str(db))
+    conn = sqlite3.connect(db)
+    tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    rows = sum(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables if t.startswith("eta_"))
+    assert rows > 0, tables
+    assert "outbox" not in tables, "a replay must not mark real customers as told"
+
+
+def test_report_dir_has_json_and_plots(tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["replay", str(DRIVE), "--route", str(ROUTE), "--report", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "late 1" in text
+    assert json.loads((out / "replay.json").read_text())["route_id"]
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["stop-S1.png", "stop-S2.png", "stop-S3.png"]
+    assert (out / "stop-S3.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_replay_of_a_missing_log_is_exit_2(tmp_path, capsys):
+    assert main(["replay", str(tmp_path / "nope.nmea"), "--route", str(ROUTE)]) == 2
+    assert "cannot read" in capsys.readouterr().err
