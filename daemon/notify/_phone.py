@@ -10,7 +10,8 @@ from collections.abc import Collection
 
 import phonenumbers
 
-_PHONE_RE = re.compile(r"\+?\d[\d \-]{6,18}\d")
+# "+" and digits (as Twilio quotes numbers), or a bare run of 10-15 digits; not dates or codes.
+_PHONE_RE = re.compile(r"\+\d[\d \-]{6,18}\d|(?<!\w)\d{10,15}(?!\w)")
 
 
 def mask_phone(e164: str) -> str:

@@ -44,13 +44,13 @@ def _load(locale: str) -> dict[str, Any] | None:
         return None
     with path.open("rb") as f:
         data = tomllib.load(f)
-    msgs = data.get("messages", {})
-    for kind, text in msgs.items():
-        if kind not in FIELDS:
-            raise TemplateError(f"{path.name}: unknown message kind {kind!r}")
-        unknown = set(_PLACEHOLDER.findall(text)) - set(FIELDS[kind])
-        if unknown:
-            raise TemplateError(f"{path.name}: {kind} uses unknown field(s) {sorted(unknown)}")
+    for table in ("messages", "voice"):
+        for kind, text in data.get(table, {}).items():
+            if kind not in FIELDS:
+                raise TemplateError(f"{path.name}: [{table}] unknown message kind {kind!r}")
+            unknown = set(_PLACEHOLDER.findall(text)) - set(FIELDS[kind])
+            if unknown:
+                raise TemplateError(f"{path.name}: [{table}] {kind} uses unknown field(s) {sorted(unknown)}")
     return data
 
 
@@ -113,19 +113,26 @@ def render(kind: str, locale: str, **fields: Any) -> str:
 
     Fits one SMS segment where possible by shortening the name (first name, then cut),
     never the times: a wrong name is a nuisance, a wrong time is a broken promise.
-    `delivered` takes `rating` (bool) to append the 1-5 rating request.
+    `delivered` takes `rating` (bool) to append the 1-5 rating request. An optional
+    `channel="voice"` uses the file's [voice] text for the kind if it has one, drops the
+    SMS-only rating request (nobody can reply to a call) and skips SMS length fitting.
     """
     if kind not in FIELDS:
         raise TemplateError(f"unknown message kind {kind!r}")
+    voice = str(fields.get("channel", "sms")) == "voice"
     data = template_set(locale, kind)
     template = data["messages"][kind]
+    if voice:
+        template = data.get("voice", {}).get(kind, template)
     missing = [f for f in FIELDS[kind] if f not in fields]
     if missing:
         raise TemplateError(f"{kind}: missing field(s) {missing}")
     values = {f: _clean(fields[f]) for f in FIELDS[kind]}
     suffix = ""
-    if kind == "delivered" and _truthy(fields.get("rating", False)):
+    if kind == "delivered" and _truthy(fields.get("rating", False)) and not voice:
         suffix = " " + extra_text(data.get("locale", locale), "rating")
+    if voice:
+        return _fill(template, values) + suffix
     name = to_gsm(values["name"])[:_MAX_NAME].strip()
 
     def build(n: str) -> str:

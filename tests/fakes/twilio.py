@@ -56,6 +56,7 @@ class Failure:
     create: bool = False     # create the record first (the request reached Twilio)
     hang: bool = False       # hold the request open until release_hung(), then drop it
     retry_after: int | None = None   # a Retry-After header on the error answer
+    body: dict | str | None = None   # the error body as is (e.g. RFC 9457 problem details)
 
 
 @dataclass
@@ -77,12 +78,12 @@ class FakeTwilio:
     # -- scripting ---------------------------------------------------------------------
     def fail_next(self, resource: str = "Messages", status: int = 500, *, code: int | None = None,
                   message: str | None = None, drop: bool = False, create: bool = False,
-                  hang: bool = False, retry_after: int | None = None, method: str = "POST",
-                  times: int = 1) -> None:
+                  hang: bool = False, retry_after: int | None = None, body: dict | str | None = None,
+                  method: str = "POST", times: int = 1) -> None:
         """Script the next `times` requests of `method` on `resource` to fail."""
         with self._lock:
             q = self._script.setdefault((method, resource), deque())
-            q.extend(Failure(status, code, message, drop, create, hang, retry_after) for _ in range(times))
+            q.extend(Failure(status, code, message, drop, create, hang, retry_after, body) for _ in range(times))
 
     def release_hung(self) -> None:
         """Let requests held by a `hang` failure end (by dropping their connection)."""
@@ -161,8 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep test output clean
         pass
 
-    def _reply(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
+    def _reply(self, status: int, body: dict | str, headers: dict[str, str] | None = None) -> None:
+        data = (body if isinstance(body, str) else json.dumps(body)).encode()
         self.send_response(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -217,6 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return None
             if failure:
                 msg = failure.message or _ERRORS.get(failure.code or 0, "Internal error").format(to=form.get("To"))
+                if failure.body is not None:
+                    return self._reply(failure.status, failure.body)
                 return self._reply(failure.status, {"code": failure.code or failure.status, "message": msg,
                                                     "more_info": f"https://www.twilio.com/docs/errors/{failure.code}",
                                                     "status": failure.status},

@@ -39,3 +39,11 @@ def test_mask_phone_hides_digits():
     assert mask_phone("+14165550123") == "+1416555**23"
     assert "0123" not in mask_phone("+14165550123")
     assert mask_phone("") == "***"
+
+
+def test_masking_free_text_leaves_codes_and_dates_alone():
+    from forewarn.daemon.notify._phone import mask_phones_in
+    text = "HTTP 400 code 21211 at 2026-11-23 10:00: The 'To' number +14165550123 is not valid (4165550123)"
+    out = mask_phones_in(text)
+    assert "+1416555**23" in out and "+14165550123" not in out and "4165550123" not in out
+    assert "21211" in out and "2026-11-23 10:00" in out

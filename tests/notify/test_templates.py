@@ -117,3 +117,13 @@ def test_a_name_in_another_script_is_kept_whole_when_shortening_cannot_reach_one
     assert name in text    # UCS-2 and over 70 anyway: cutting the name would buy nothing
     text = render("approaching", "en", name="李小龙 " + "王" * 40, minutes="5")
     assert len(text) <= 70 and text.startswith("Hi 李小龙")
+
+
+def test_voice_channel_uses_spoken_text_and_never_asks_for_an_sms_reply():
+    said = render("delivered", "en", name="Ana", rating=True, channel="voice")
+    assert "Reply" not in said and said.startswith("Hi Ana")
+    assert "minutes away" in render("approaching", "en", name="Ana", minutes="15", channel="voice")
+    assert "15 minutes" in render("approaching", "fr", name="Ana", minutes="15", channel="voice")
+    # voice is not squeezed into an SMS segment: the whole name is said
+    long_name = "Maximiliana-Theodora " + "X" * 30
+    assert long_name in render("sorry_late", "en", name=long_name, start="14:30", end="16:30", channel="voice")

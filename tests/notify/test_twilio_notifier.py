@@ -150,3 +150,19 @@ def test_lookup_tolerates_smart_encoding_of_the_body(twilio_server, notifier):
     rec = twilio_server.add_record("Messages", To=PHONE, From=FROM, Body="Hi O'Connor,  see you ... soon")
     msg = make_msg(text="Hi O\u2019Connor, see you \u2026 soon")
     assert run(notifier.find_existing(msg)) == rec["sid"]
+
+
+def test_rfc9457_problem_details_are_classified_too(twilio_server, notifier):
+    twilio_server.fail_next("Messages", 400, body={
+        "type": "https://www.twilio.com/docs/errors/21610", "title": "Unsubscribed recipient",
+        "status": 400, "code": 21610, "detail": "Recipient +14165550123 replied STOP"})
+    with pytest.raises(Unsubscribed) as e:
+        run(notifier.send(make_msg()))
+    assert e.value.code == 21610 and "+14165550123" not in str(e.value)
+
+
+def test_garbage_error_body_still_gives_status(twilio_server, notifier):
+    twilio_server.fail_next("Messages", 502, body="<html>Bad gateway</html>")  # not JSON
+    with pytest.raises(ProviderUnavailable) as e:
+        run(notifier.send(make_msg()))
+    assert e.value.status == 502 and e.value.ambiguous
