@@ -61,6 +61,7 @@ class NmeaDecoder:
         self._primary_seen = False  # RMC/GGA/GNS seen: GLL no longer starts epochs
         self._last_gsa_mode = 0     # GSA is often sent at a lower rate than RMC (iTrek)
         self._ender: tuple[str, int] | None = None
+        self._ender_address, self._ender_count = "", 0  # the same, unpacked for speed
         self._ender_candidate: tuple[str, int] | None = None
         self._handlers: dict[str, Callable[[str, list[str], list[Fix]], None]] = {
             "RMC": self._rmc, "GGA": self._gga, "GNS": self._gns, "GLL": self._gll,
@@ -90,25 +91,28 @@ class NmeaDecoder:
 
     # -- line handling ----------------------------------------------------------------
     def _feed(self, line: str | bytes, out: list[Fix]) -> None:
-        framed = frame(line)
-        if framed.reason is not None:
-            self.counters[framed.reason] += 1
-        if framed.sentence is not None:
+        sentence, address, reason = frame(line)
+        if reason is not None:
+            self.counters[reason] += 1
+        if sentence is not None:
             try:
-                msg = pynmea2.parse(framed.sentence, check=True)
+                msg = pynmea2.parse(sentence, check=True)
             except pynmea2.ChecksumError:
                 self.counters["checksum"] += 1
             except Exception:  # ParseError, SentenceTypeError, and whatever else it throws
                 self.counters["garbage"] += 1
             else:
                 self.sentences += 1
-                data = msg.data + _PAD if len(msg.data) < 24 else msg.data
-                self._handlers[framed.address[2:]](framed.address[:2], data, out)
+                data = msg.data
+                if len(data) < 24:
+                    data = data + _PAD
+                self._handlers[address[2:]](address[:2], data, out)
         cur = self._cur
-        if framed.address and cur is not None and not cur.emitted:
-            cur.seen[framed.address] += 1
-            cur.last_address = framed.address
-            if self._ender == (framed.address, cur.seen[framed.address]):
+        if address and cur is not None and not cur.emitted:
+            seen = cur.seen
+            n = seen[address] = seen.get(address, 0) + 1
+            cur.last_address = address
+            if n == self._ender_count and address == self._ender_address:
                 cur.emitted = True
                 self._complete(cur, out)
 
@@ -133,6 +137,7 @@ class NmeaDecoder:
             return
         self._ender = last if last == self._ender_candidate else None
         self._ender_candidate = last
+        self._ender_address, self._ender_count = self._ender or ("", 0)
 
     # -- sentence types (d = pynmea2's raw field strings, padded) ---------------------
     def _rmc(self, talker: str, d: list[str], out: list[Fix]) -> None:

@@ -7,7 +7,6 @@ one fix per instant.
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -45,7 +44,7 @@ class Epoch:
     hdop: float | None = None
     gsa_hdop: float | None = None
     eph: float | None = None
-    seen: Counter[str] = field(default_factory=Counter)  # addresses, for end-of-cycle
+    seen: dict[str, int] = field(default_factory=dict)  # address -> count, end-of-cycle
     last_address: str = ""
     emitted: bool = False
 

@@ -41,6 +41,9 @@ class Framed(NamedTuple):
 _BLANK: Final = Framed(None, "", None)
 
 
+_USED_B: Final = frozenset(t.encode() for t in USED_TYPES)
+
+
 def frame(line: str | bytes) -> Framed:
     """Find the sentence in `line`; never raises."""
     if isinstance(line, str):
@@ -61,17 +64,16 @@ def frame(line: str | bytes) -> Framed:
         # Teseo's prefix, not a lost sentence.
         if b"$" in junk and junk.strip(b"$"):
             lost_head = "truncated"
+    # Fast path first: most lines of a busy receiver are types we skip (GSV, TXT, P...),
+    # and the 3-letter type is readable without decoding anything.
+    if (line[dollar + 3:dollar + 6] not in _USED_B or line[dollar + 6:dollar + 7] != b","
+            or line[dollar + 1:dollar + 2] == b"P"):
+        return _unused(line[dollar:].rstrip(_STRIP), lost_head)
     tail = line[dollar:].rstrip(_STRIP)
     if not tail.isascii():
         return Framed(None, "", "garbage")
     text = tail.decode("ascii")
-    if len(text) < 7 or text[6] != ",":
-        if len(text) >= 2 and text[1] == "P":
-            return Framed(None, "", "unsupported")  # proprietary: $Pxxx, any length
-        return Framed(None, "", "truncated" if len(text) < 7 else "unsupported")
     address, kind = text[1:6], text[3:6]
-    if text[1] == "P" or kind not in USED_TYPES:
-        return Framed(None, address, lost_head or "unsupported")
     star = text.rfind("*")
     if star < 0:
         short = text.count(",") + 1 < MIN_FIELDS[kind]
@@ -79,3 +81,17 @@ def frame(line: str | bytes) -> Framed:
     if len(text) - star != 3:
         return Framed(None, address, "truncated" if len(text) - star < 3 else "garbage")
     return Framed(text, address, lost_head)
+
+
+def _unused(tail: bytes, lost_head: str | None) -> Framed:
+    """Name what a line of a type we do not decode is: unsupported, truncated or noise."""
+    if len(tail) >= 2 and tail[1:2] == b"P":
+        return Framed(None, "", lost_head or "unsupported")  # proprietary: $Pxxx, any length
+    if len(tail) < 7:
+        return Framed(None, "", "truncated")
+    if not tail.isascii():
+        return Framed(None, "", "garbage")
+    address = tail[1:6].decode("ascii")
+    if tail[6:7] != b",":
+        return Framed(None, address, lost_head or "unsupported")
+    return Framed(None, address, lost_head or "unsupported")
