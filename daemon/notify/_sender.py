@@ -52,6 +52,12 @@ class Sender:
         self._idle = idle
         self._wake = asyncio.Event()
         self._draining = False
+        self._deadline = float("inf")          # monotonic: no send starts after it (drain)
+        self._running = False
+        self._stopped = asyncio.Event()
+        self._rate = 1.0                       # clock seconds per real second (replay runs faster)
+        self._rate_ref: tuple[float, float] | None = None
+        self._rate_known = False
         self._reconciled = False
         self._inflight: asyncio.Task | None = None
         self._next_poll = 0.0
@@ -78,35 +84,54 @@ class Sender:
 
     async def run(self) -> None:
         """Until cancelled or drained: send due rows, poll delivery statuses."""
-        if not self._reconciled:
-            await self.reconcile()
-        while not self._draining:
-            self._wake.clear()
-            worked = False
-            for row in await self._db(self._outbox.due, self._clock()):
-                if self._draining:
-                    break
-                self._inflight = asyncio.ensure_future(self._process(row))
-                await asyncio.shield(self._inflight)
-                worked = True
-            if self._poll_status and time.monotonic() >= self._next_poll and not self._draining:
-                self._next_poll = time.monotonic() + self._status_interval
-                self._inflight = asyncio.ensure_future(self._poll_statuses())
-                try:
+        self._running = True
+        self._stopped.clear()
+        try:
+            if not self._reconciled:
+                await self.reconcile()
+            while not self._past_deadline():
+                self._wake.clear()
+                worked = False
+                for row in await self._db(self._outbox.due, self._clock()):
+                    if self._past_deadline():
+                        break
+                    self._inflight = asyncio.ensure_future(self._process(row))
                     await asyncio.shield(self._inflight)
-                except Exception:  # status is a nicety; sending must go on
-                    log.exception("delivery status polling failed")
-            if worked or self._draining:
-                continue
-            await self._sleep()
+                    worked = True
+                if self._draining and not worked:
+                    break  # everything due is out: done
+                if self._poll_status and time.monotonic() >= self._next_poll and not self._draining:
+                    self._next_poll = time.monotonic() + self._status_interval
+                    self._inflight = asyncio.ensure_future(self._poll_statuses())
+                    try:
+                        await asyncio.shield(self._inflight)
+                    except Exception:  # status is a nicety; sending must go on
+                        log.exception("delivery status polling failed")
+                if worked:
+                    continue
+                await self._sleep()
+        finally:
+            self._running = False
+            self._stopped.set()
 
     async def drain(self, timeout: float) -> None:
-        """Stop starting sends; give the one in flight up to `timeout` to finish. A send cut
-        off here stays `sending` and is reconciled at the next start."""
+        """SIGTERM: keep sending what is due for up to `timeout` (the truck may be switched
+        off for the night: a 'delivered' left pending would reach the customer tomorrow),
+        start nothing after it, then return. run() returns once drained. A send cut off
+        by the deadline stays `sending` and is reconciled at the next start."""
         self._draining = True
+        self._deadline = min(self._deadline, time.monotonic() + timeout)
         self._wake.set()
-        if self._inflight is not None and not self._inflight.done():
-            await asyncio.wait({self._inflight}, timeout=timeout)
+        if not self._running:
+            return
+        try:
+            async with asyncio.timeout(max(0.0, self._deadline - time.monotonic())):
+                await self._stopped.wait()
+        except TimeoutError:
+            log.warning("drain: a send is still in flight at the deadline; it will be reconciled at start")
+
+    def _past_deadline(self) -> bool:
+        return time.monotonic() >= self._deadline
 
     # -- internals ---------------------------------------------------------------------
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -116,11 +141,27 @@ class Sender:
         # outbox write is one small synced statement, as the tracker's enqueue already is.
         return fn(*args, **kwargs)
 
+    def _clock_rate(self) -> float:
+        """How fast the injected clock runs against real time: 1 live, the replay speed in
+        the demo. Waits for clock-time deadlines are divided by it."""
+        mono, now = time.monotonic(), self._clock()
+        if self._rate_ref is not None and mono - self._rate_ref[0] >= 0.5:
+            measured = (now - self._rate_ref[1]) / (mono - self._rate_ref[0])
+            self._rate = min(max(measured, 1.0), 10_000.0)
+            self._rate_ref = (mono, now)
+            self._rate_known = True
+        elif self._rate_ref is None:
+            self._rate_ref = (mono, now)
+        return self._rate
+
     async def _sleep(self) -> None:
         timeout = self._idle
         nxt = await self._db(self._outbox.next_due_at)
         if nxt is not None:
-            timeout = min(timeout, max(0.0, nxt - self._clock()))
+            rate = self._clock_rate()
+            timeout = min(timeout, max(0.0, nxt - self._clock()) / rate)
+            if not self._rate_known:
+                timeout = min(timeout, 0.5)   # until the clock's speed has been measured
         if self._poll_status:
             timeout = min(timeout, max(0.0, self._next_poll - time.monotonic()))
         try:

@@ -443,3 +443,39 @@ def test_voice_fallback_needs_a_from_number(twilio_server, outbox):
     f = go(scenario())
     assert f["channel"] == "voice" and "from" in f["reason"]
     assert twilio_server.posts("Calls") == [] and len(twilio_server.posts("Messages")) == 1
+
+
+def test_drain_still_sends_what_is_due_then_run_returns(twilio_server, outbox, notifier):
+    async def scenario():
+        ev = Events()
+        sender = fast_sender(outbox, notifier, ev)
+        task = asyncio.create_task(sender.run())
+        outbox.enqueue(make_msg("R1/S1/delivered/0"))
+        outbox.enqueue(make_msg("R1/S2/delivered/0"))
+        outbox.enqueue(make_msg("R1/S3/window/0", not_before=time.time() + 3600))  # held: stays
+        sender.kick()
+        await sender.drain(5.0)
+        async with asyncio.timeout(1):
+            await task
+        return ev
+
+    ev = go(scenario())
+    assert {e["key"] for e in ev.of("alert_sent")} == {"R1/S1/delivered/0", "R1/S2/delivered/0"}
+    assert outbox.get("R1/S3/window/0").state == "pending"
+
+
+def test_a_fast_replay_clock_does_not_stretch_held_messages(twilio_server, outbox, notifier):
+    t0, m0 = time.time(), time.monotonic()
+
+    def clock():                            # log time running 600x faster than real time
+        return t0 + (time.monotonic() - m0) * 600
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev, clock=clock, idle=30.0, poll_status=False)):
+            outbox.enqueue(make_msg(not_before=clock() + 600))   # 10 min of log time = 1 s real
+            await ev.wait_type("alert_sent", timeout=10)
+        return time.monotonic() - m0
+
+    elapsed = go(scenario())
+    assert elapsed < 5.0
