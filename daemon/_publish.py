@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from forewarn.devices import Fix
 from forewarn.eta import Estimate
 
-from ._wire import iso
+from ._wire import iso, window_json
 
 if TYPE_CHECKING:
     from ._tracker import RouteTracker
@@ -32,7 +32,7 @@ def eta_payload(tracker: "RouteTracker", est: Estimate) -> dict:
         stops.append({
             "id": e.stop_id, "eta": iso(e.p50), "p10": iso(e.p10), "p90": iso(e.p90),
             "p_late": round(e.p_late, 3), "remaining_m": round(e.remaining_m),
-            "window": stop.window.to_json(), "state": rec.state.value, "risk": rec.risk.value,
+            "window": window_json(stop.window), "state": rec.state.value, "risk": rec.risk.value,
         })
     return {"ts": iso(est.t), "route_id": tracker.route.route_id, "generated": iso(time.time()),
             "speed": round(float(est.speed), 2), "off_route": bool(est.off_route), "stops": stops}

@@ -16,7 +16,7 @@ from forewarn.daemon.outbox import Outbox
 from forewarn.devices import NmeaDecoder, iter_fixes
 from forewarn.eta import Route, TravelHistory
 
-from ._wire import iso
+from ._wire import iso, window_json
 from ._tracker import RouteTracker
 from .store import open_db
 
@@ -77,7 +77,7 @@ def replay(lines: Iterable[bytes], route: Route, alerts: AlertSettings, *, state
         rec = tracker.record(s.id)
         msgs = [{"kind": r.kind, "at": iso(max(r.msg.created_at, r.msg.not_before)), "text": r.msg.text, "channel": r.channel}
                 for r in rows if r.stop_id == s.id]
-        stops.append({"id": s.id, "window": s.window.to_json(), "state": rec.state.value,
+        stops.append({"id": s.id, "window": window_json(s.window), "state": rec.state.value,
                       "arrived": iso(rec.arrived_at), "departed": iso(rec.departed_at),
                       "messages": msgs, "predictions": preds[s.id]})
     counters["events"] = len(events)

@@ -20,3 +20,8 @@ def utc(t: float) -> datetime:
 def dumps(doc: dict) -> str:
     """Compact JSON; numpy scalars (from the estimator) become plain numbers instead of crashing."""
     return json.dumps(doc, separators=(",", ":"), default=lambda o: o.item() if hasattr(o, "item") else str(o))
+
+
+def window_json(window) -> dict:
+    """A stop's promised window as it appears in `eta` payloads and replay documents."""
+    return {"start": iso(window.start), "end": iso(window.end)}

@@ -26,10 +26,6 @@ class Window:
     start: datetime  # timezone-aware
     end: datetime
 
-    def to_json(self) -> dict:
-        from forewarn.daemon._wire import iso
-        return {"start": iso(self.start), "end": iso(self.end)}
-
 
 @dataclass(frozen=True, slots=True)
 class Stop:

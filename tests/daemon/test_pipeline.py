@@ -48,7 +48,9 @@ def test_delay_sms_goes_out_before_the_window_ends_and_nothing_twice(tmp_path, t
     assert {("S1", "window"), ("S1", "delivered"), ("S2", "delivered"), ("S3", "window")} <= kinds
     # S2's customer asked for calls: Twilio's Calls API got TwiML with <Say>
     assert calls and all(to == "+4915112345672" and "<Say" in twiml for to, twiml in calls)
-    assert all(r.state == "sent" for r in rows), [(r.key, r.state, r.reason) for r in rows]
+    # at 300x a stop can be finished before its "approaching" went out: then it is discarded, never late-sent
+    assert all(r.state == "sent" or (r.state == "discarded" and r.kind == "approaching") for r in rows), \
+        [(r.key, r.state, r.reason) for r in rows]
 
 
 def test_dispatcher_sees_retained_eta_and_every_event(tmp_path, twilio_server, broker, unique_prefix):
