@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timezone
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -36,6 +37,7 @@ from ._phone import mask_phone, mask_phones_in, normalize_phone
 from ._templates import extra_text, voice_language
 
 log = logging.getLogger("forewarn.notify.twilio")
+T = TypeVar("T")
 
 # How far before created_at a provider record may be dated and still be "ours": clocks of
 # the truck and of Twilio disagree a little.
@@ -147,8 +149,10 @@ class TwilioNotifier:
             return e
         return NetworkError(self._scrub(f"{what}: {type(e).__name__}: {e}"))
 
-    async def _call(self, what: str, fn, *args, **kwargs):
-        def in_thread():
+    async def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one library call in a worker thread; failures come out classified, with
+        the Retry-After the answer carried (read in the same thread that got it)."""
+        def in_thread() -> tuple[T | None, tuple[Exception, float | None] | None]:
             try:
                 return fn(*args, **kwargs), None
             except Exception as e:  # everything the library or requests may raise
@@ -202,27 +206,35 @@ class TwilioNotifier:
         """Place a voice call saying msg.text (also the fallback for landlines)."""
         if not self._from:
             raise PermanentError("voice: no 'from' number configured (a messaging service cannot call)")
-        to = to or normalize_phone(msg.to, self._allowed)
+        if to is None:
+            try:
+                to = normalize_phone(msg.to, self._allowed)
+            except ValueError as e:
+                raise InvalidNumber(str(e)) from None
         c = await self._call("voice", self._client.calls.create, to=to, from_=self._from, twiml=self.twiml(msg))
         return SendResult(sid=c.sid, status=c.status or "queued")
 
     async def find_existing(self, msg: OutgoingMessage, *, exclude: frozenset[str] = frozenset(),
                             channel: str | None = None) -> str | None:
         channel = channel or msg.channel
+        try:
+            to = normalize_phone(msg.to)   # Twilio's log holds the E.164 form send() used
+        except ValueError:
+            return None                    # never sendable, so never sent
         since = msg.created_at - _CLOCK_SKEW
         # Twilio filters DateSent/StartTime by day (YYYY-MM-DD); the exact cut is ours.
         day_s = datetime.fromtimestamp(since, tz=timezone.utc).date().isoformat()
         if channel == "voice":
-            recs = await self._call("voice lookup", self._client.calls.list, to=msg.to,
+            recs = await self._call("voice lookup", self._client.calls.list, to=to,
                                     start_time_after=day_s, limit=100)
             # Not yet started calls have no start_time and fall outside that filter.
-            recs += await self._call("voice lookup", self._client.calls.list, to=msg.to, limit=20)
+            recs += await self._call("voice lookup", self._client.calls.list, to=to, limit=20)
             match = lambda r: True  # a call's script is not in the log; time and number decide
         else:
-            recs = await self._call("sms lookup", self._client.messages.list, to=msg.to,
+            recs = await self._call("sms lookup", self._client.messages.list, to=to,
                                     date_sent_after=day_s, limit=100)
             # Still queued messages have no date_sent and fall outside that filter.
-            recs += await self._call("sms lookup", self._client.messages.list, to=msg.to, limit=20)
+            recs += await self._call("sms lookup", self._client.messages.list, to=to, limit=20)
             want = _comparable(msg.text)
             match = lambda r: _comparable(r.body or "") == want
         found = sorted(
@@ -236,4 +248,4 @@ class TwilioNotifier:
             r = await self._call("voice status", lambda: self._client.calls(sid).fetch())
         else:
             r = await self._call("sms status", lambda: self._client.messages(sid).fetch())
-        return str(r.status)
+        return str(r.status or "unknown")

@@ -166,3 +166,11 @@ def test_garbage_error_body_still_gives_status(twilio_server, notifier):
     with pytest.raises(ProviderUnavailable) as e:
         run(notifier.send(make_msg()))
     assert e.value.status == 502 and e.value.ambiguous
+
+
+def test_lookup_uses_the_e164_form_that_was_sent(twilio_server, notifier):
+    msg = make_msg(to="+1 (416) 555-0123", text="spaced")
+    res = run(notifier.send(msg))
+    assert twilio_server.posts()[0].form["To"] == PHONE
+    assert run(notifier.find_existing(msg)) == res.sid
+    assert run(notifier.find_existing(make_msg(to="not a number"))) is None
