@@ -11,6 +11,7 @@ from collections.abc import Collection
 import phonenumbers
 
 # "+" and digits (as Twilio quotes numbers), or a bare run of 10-15 digits; not dates or codes.
+_FRAUD_TYPES = frozenset({phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST})
 _PHONE_RE = re.compile(r"\+\d[\d \-]{6,18}\d|(?<!\w)\d{10,15}(?!\w)")
 
 
@@ -40,7 +41,8 @@ def _allowed(num: phonenumbers.PhoneNumber, allowed: Collection[str]) -> bool:
 
 
 def normalize_phone(raw: str, allowed_countries: Collection[str] = ()) -> str:
-    """Return `raw` as E.164 or raise ValueError saying what is wrong with it.
+    """Return `raw` as E.164 or raise ValueError saying what is wrong with it
+    (not a number / invalid / premium-rate / country not allowed).
 
     `allowed_countries` holds ISO regions ("CA", "US") and/or calling codes ("+1", "33");
     empty means any country. The error names the problem but masks the number.
@@ -52,6 +54,9 @@ def normalize_phone(raw: str, allowed_countries: Collection[str] = ()) -> str:
         raise ValueError(f"not a phone number in international +CC form ({masked}): {e}") from None
     if not phonenumbers.is_valid_number(num):
         raise ValueError(f"invalid phone number {masked}")
+    if phonenumbers.number_type(num) in _FRAUD_TYPES:
+        # Premium-rate and shared-cost lines bill the caller: the classic toll-fraud target.
+        raise ValueError(f"premium-rate number refused: {masked}")
     if allowed_countries and not _allowed(num, allowed_countries):
         region = phonenumbers.region_code_for_number(num) or "?"
         raise ValueError(f"country not allowed for {masked}: {region} (+{num.country_code})")

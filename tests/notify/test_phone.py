@@ -47,3 +47,9 @@ def test_masking_free_text_leaves_codes_and_dates_alone():
     out = mask_phones_in(text)
     assert "+1416555**23" in out and "+14165550123" not in out and "4165550123" not in out
     assert "21211" in out and "2026-11-23 10:00" in out
+
+
+@pytest.mark.parametrize("premium", ["+19002345678", "+449012345678", "+33891123456"])
+def test_premium_rate_numbers_are_refused_even_in_allowed_countries(premium):
+    with pytest.raises(ValueError, match="premium-rate"):
+        normalize_phone(premium, ["US", "GB", "FR"])
