@@ -70,10 +70,20 @@ class NmeaDecoder:
 
     # -- public -----------------------------------------------------------------------
     def feed(self, line: str | bytes) -> list[Fix]:
-        """Consume one line (with or without its line ending); return completed fixes."""
+        """Consume one line (with or without its line ending); return completed fixes.
+
+        A line holding several sentences (a lost line ending glues them together) is split
+        at each `$`; a cut-off head is then counted on its own and the rest still parses.
+        """
         out: list[Fix] = []
         try:
-            self._feed(line, out)
+            if isinstance(line, str):
+                line = line.encode("utf-8", "replace")
+            if line.count(b"$") > 1:
+                for piece in _split_sentences(line):
+                    self._feed(piece, out)
+            else:
+                self._feed(line, out)
         except Exception:  # a bug here must cost one line, not the daemon
             self.counters["internal_error"] += 1
         return out
@@ -311,6 +321,21 @@ class NmeaDecoder:
                 return day - timedelta(days=1)
             return day
         return self.date_hint() if self.date_hint is not None else None
+
+
+def _split_sentences(line: bytes) -> list[bytes]:
+    """`b"$GPGGA,0301$GPGLL,...*41"` -> each `$…` piece; `$$GNRMC` (ST Teseo) stays one."""
+    pieces = []
+    start = 0
+    while True:
+        nxt = line.find(b"$", start + 1)
+        while nxt == start + 1 and line[start:nxt] == b"$":  # a run of `$`: one prefix
+            start, nxt = nxt, line.find(b"$", nxt + 1)
+        if nxt < 0:
+            pieces.append(line[start:])
+            return [p for p in pieces if p.strip(b"$ \t\r\n\x00")]
+        pieces.append(line[start:nxt])
+        start = nxt
 
 
 def _quality_rank(q: Quality) -> int:

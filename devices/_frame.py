@@ -29,8 +29,7 @@ class Framed(NamedTuple):
     """What the pre-filter found in one line.
 
     `sentence` is the `$…*hh` text to hand to pynmea2 (None: nothing usable). `reason`
-    names what was dropped (None: nothing). Both can be set: a line whose head was a
-    cut-off sentence still carries a whole one after it.
+    names why the line was dropped (None: it was not).
     """
 
     sentence: str | None
@@ -54,21 +53,15 @@ def frame(line: str | bytes) -> Framed:
         if not stripped or stripped.startswith(b"#"):
             return _BLANK  # blank line, or a capture-file comment: not receiver data
         return Framed(None, "", "garbage")
-    lost_head = None
-    if dollar > 0:
-        junk = line[:dollar].strip(_STRIP)
-        if junk.startswith(b"#"):
-            return _BLANK
-        # A second `$` before the last one: an earlier sentence was cut short and the next
-        # one started on the same line (triton400: "$GPGGA,030130$GPGLL,…"). `$$` is ST
-        # Teseo's prefix, not a lost sentence.
-        if b"$" in junk and junk.strip(b"$"):
-            lost_head = "truncated"
+    # Bytes before the last `$` are a stray prefix (tomtom's "r", Teseo's "$$"); lines with
+    # several sentences are split by the decoder before they get here.
+    if dollar > 0 and line[:dollar].lstrip(_STRIP).startswith(b"#"):
+        return _BLANK
     # Fast path first: most lines of a busy receiver are types we skip (GSV, TXT, P...),
     # and the 3-letter type is readable without decoding anything.
     if (line[dollar + 3:dollar + 6] not in _USED_B or line[dollar + 6:dollar + 7] != b","
             or line[dollar + 1:dollar + 2] == b"P"):
-        return _unused(line[dollar:].rstrip(_STRIP), lost_head)
+        return _unused(line[dollar:].rstrip(_STRIP))
     tail = line[dollar:].rstrip(_STRIP)
     if not tail.isascii():
         return Framed(None, "", "garbage")
@@ -80,18 +73,15 @@ def frame(line: str | bytes) -> Framed:
         return Framed(None, address, "truncated" if short else "no_checksum")
     if len(text) - star != 3:
         return Framed(None, address, "truncated" if len(text) - star < 3 else "garbage")
-    return Framed(text, address, lost_head)
+    return Framed(text, address, None)
 
 
-def _unused(tail: bytes, lost_head: str | None) -> Framed:
+def _unused(tail: bytes) -> Framed:
     """Name what a line of a type we do not decode is: unsupported, truncated or noise."""
     if len(tail) >= 2 and tail[1:2] == b"P":
-        return Framed(None, "", lost_head or "unsupported")  # proprietary: $Pxxx, any length
+        return Framed(None, "", "unsupported")  # proprietary: $Pxxx, any length
     if len(tail) < 7:
         return Framed(None, "", "truncated")
     if not tail.isascii():
         return Framed(None, "", "garbage")
-    address = tail[1:6].decode("ascii")
-    if tail[6:7] != b",":
-        return Framed(None, address, lost_head or "unsupported")
-    return Framed(None, address, lost_head or "unsupported")
+    return Framed(None, tail[1:6].decode("ascii"), "unsupported")

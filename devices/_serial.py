@@ -34,8 +34,12 @@ class SerialSource(NmeaLineSource):
         *,
         reopen_backoff: tuple[float, float] = (0.5, 30.0),
         decoder: NmeaDecoder | None = None,
+        probe_s: float = PROBE_S,
     ) -> None:
+        """`probe_s`: with baudrate="auto", how long each rate may go without one
+        checksum-valid sentence before the next rate is tried."""
         super().__init__(decoder)
+        self.probe_s = probe_s
         self.device = str(device)
         self.baudrate = baudrate
         self.found_baud: int | None = baudrate if isinstance(baudrate, int) else None
@@ -79,10 +83,10 @@ class SerialSource(NmeaLineSource):
     async def _read(
         self, reader: asyncio.StreamReader, baud: int, *, probing: bool
     ) -> AsyncIterator[Fix]:
-        """Lines until the port fails; while probing, give up after PROBE_S with no
+        """Lines until the port fails; while probing, give up after `probe_s` with no
         checksum-valid sentence (wrong baud rates read as garbage)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + PROBE_S
+        deadline = loop.time() + self.probe_s
         start_sentences = self.decoder.sentences
         while True:
             timeout = IDLE_FLUSH_S

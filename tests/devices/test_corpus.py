@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from forewarn.devices import Fix, NmeaDecoder, iter_fixes
+from forewarn.devices import Fix, NmeaDecoder, Quality, iter_fixes
 from forewarn.devices._file import read_lines
 
 DATA = Path(__file__).parent.parent / "data"
@@ -144,3 +144,19 @@ def test_the_garbage_sample_is_counted_by_reason() -> None:
 def test_hp58534a_without_any_checksum_yields_nothing_like_gpsd() -> None:
     fixes, decoder = decode(DATA / "gpsd" / "hp58534a.log")
     assert fixes == [] and decoder.counters["no_checksum"] == 5
+
+
+def test_quality_and_error_estimates_come_through_from_real_receivers() -> None:
+    rtk, _ = decode(DATA / "gpsd" / "nmea-rtk.log")            # Trimble, GGA quality 4
+    assert {f.quality for f in rtk} >= {Quality.RTK, Quality.DGPS}
+    m9n, _ = decode(DATA / "gpsd" / "ublox-neo-m9n-nmea.log")  # u-blox with GST
+    assert all(f.eph is not None and 0 < f.eph < 50 for f in m9n)
+
+
+def test_multi_constellation_receivers_give_one_fix_per_epoch() -> None:
+    """Telit PLS83 sends GP *and* GA GGA/RMC/VTG every second; Furuno GN+GP+GL+GA."""
+    for name, epochs in (("telit-pls83-w.log", 10), ("furuno_gl_ga.log", 16),
+                         ("ublox-neo-m9n-nmea.log", 61)):
+        fixes, decoder = decode(DATA / "gpsd" / name)
+        assert len(fixes) == epochs == len({f.time for f in fixes}), name
+        assert decoder.counters["time_repeat"] == 0, name

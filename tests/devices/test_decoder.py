@@ -149,3 +149,33 @@ def test_feed_never_raises_on_hostile_input() -> None:
                  "$GPRMC,999999,A,9999.9,N,99999.9,E,,,991399,,,A*00", b"\xff$GPGGA\xfe"]:
         assert dec.feed(junk) == []
     assert dec.counters["internal_error"] == 0
+
+
+def test_two_whole_sentences_on_one_line_both_count() -> None:
+    gga, gsa, rmc = epoch(T0, 1.0, 1.0)
+    fixes, dec = decode([gga + gsa, rmc])   # a lost line ending
+    assert len(fixes) == 1 and fixes[0].alt == 100.0 and dec.sentences == 3
+    assert not dec.counters
+
+
+def test_dead_reckoning_and_rtk_are_reported_as_quality() -> None:
+    rmc = sentence("GPRMC", "100000.00", "A", "5114.4", "N", "00644.4", "E", "10.0", "90.0",
+                   "231126", "", "", "E")
+    fixes, _ = decode([rmc])
+    assert fixes[0].quality == Quality.DEAD_RECKONING
+    gga = sentence("GNGGA", "100001.00", "5114.4", "N", "00644.4", "E", "4", "12", "0.6",
+                   "50.0", "M", "47.0", "M", "1.0", "0000")
+    fixes, _ = decode([rmc, gga])
+    assert fixes[-1].quality == Quality.RTK and fixes[-1].mode == FixMode.FIX_3D
+
+
+def test_gns_only_receiver_with_per_constellation_modes() -> None:
+    gns = sentence("GNGNS", "100000.00", "5114.4", "N", "00644.4", "E", "NDA", "14", "0.8",
+                   "60.0", "47.0", "", "", "V")
+    zda = sentence("GPZDA", "100000.00", "23", "11", "2026", "00", "00")
+    fixes, _ = decode([zda, gns])
+    assert fixes[0].quality == Quality.DGPS and fixes[0].sats == 14 and fixes[0].alt == 60.0
+    none = sentence("GNGNS", "100001.00", "5114.4", "N", "00644.4", "E", "NN", "00", "", "",
+                    "", "", "", "V")
+    fixes, dec = decode([zda, none])
+    assert fixes == [] and dec.counters["invalid_fix"] == 1

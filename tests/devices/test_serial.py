@@ -114,3 +114,36 @@ def test_binary_noise_on_the_port_is_counted_and_fixes_still_come_through() -> N
         gps.unplug()
 
     asyncio.run(main())
+
+
+def test_auto_baud_moves_on_from_a_rate_that_reads_garbage() -> None:
+    """At a wrong rate a receiver reads as noise: the probe gives up on 9600 and the next
+    rate (4800) is kept once checksum-valid sentences arrive."""
+    async def main() -> None:
+        gps = PtyReceiver()
+        source = SerialSource(gps.slave_path, "auto", reopen_backoff=(0.05, 0.2), probe_s=1.0)
+        pump = Pump(source)
+        await asyncio.wait_for(source.opened.wait(), WAIT)
+        os.write(gps.master, b"\x8a\xf3\x11\x9c\xfe\r\n" * 4)      # what a wrong baud looks like
+        await wait_until(lambda: source.status.counters["baud_probe_failed"] >= 1)
+        await wait_until(lambda: source.status.detail.endswith("@ 4800"))
+        gps.send(drive(T0, 3))
+        fixes = await pump.get(3)
+        assert len(fixes) == 3 and source.found_baud == 4800
+        assert source.status.counters["garbage"] >= 4
+        await pump.stop()
+        gps.unplug()
+
+    asyncio.run(main())
+
+
+def test_a_path_that_never_appears_is_waited_for_with_backoff(tmp_path: Path) -> None:
+    async def main() -> None:
+        source = SerialSource(tmp_path / "ttyUSB9", 9600, reopen_backoff=(0.01, 0.08))
+        pump = Pump(source)
+        await wait_until(lambda: source.status.counters["open_failed"] >= 6)
+        assert source.status.state == "no-device"
+        assert "ttyUSB9" in source.status.to_json()["detail"]
+        await pump.stop()
+
+    asyncio.run(main())
