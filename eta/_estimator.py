@@ -62,8 +62,10 @@ def build_profile(model: RouteModel, params: EstimatorParams, history: TravelHis
                 if st is None:
                     continue
                 m = (st.n * st.mean + w0 * lv0) / (st.n + w0)
-                vprof[i, b] = math.exp(m)
-                cvprof[i, b] = math.sqrt((st.n * st.var + w0 * cv0 * cv0) / (st.n + w0))
+                var = (st.n * st.var + w0 * cv0 * cv0) / (st.n + w0)
+                # E[length / v] for log-normal v: use exp(mean - var/2) as the speed
+                vprof[i, b] = math.exp(m - 0.5 * var)
+                cvprof[i, b] = math.sqrt(var)
     return vprof, cvprof, keys
 
 
@@ -100,6 +102,8 @@ class Estimator:
         self._cur_stretch = -1
         self._stretch_t0 = 0.0
         self._stretch_clean = False
+        self._dwell_acc = 0.0
+        self._last_fix_t: float | None = None
 
     # -- geometry helpers the daemon uses ------------------------------------------------
     def stop_chainage(self, stop_id: str) -> float:
@@ -184,20 +188,25 @@ class Estimator:
         tn = float(len(self._today))
         tm = sum(self._today) / tn if tn else 0.0
         for k, svc in enumerate(self._service):
-            num, den, var = 0.0, p.prior_weight, p.dwell_cv ** 2
+            num, den = 0.0, p.prior_weight
+            vnum = p.prior_weight * p.dwell_cv ** 2
             if g is not None:
                 w = min(g.n, 10.0)
                 num += w * g.mean
+                vnum += w * g.var
                 den += w
             a = h.dwell_stat(self._dwell_keys[k]) if h is not None else None
             if a is not None:
                 num += a.n * a.mean
+                vnum += a.n * a.var
                 den += a.n
             num += 2.0 * tn * tm       # today's driver counts double: same person, same day
             den += 2.0 * tn
-            mu = svc * math.exp(num / den)
+            vlog = vnum / (den - 2.0 * tn)
+            # log-normal service time: its mean (what sums along the route) is exp(m + v/2)
+            mu = svc * math.exp(num / den + 0.5 * vlog)
             self.dwell_mu[k] = mu
-            self.dwell_var[k] = (math.sqrt(var) * mu) ** 2
+            self.dwell_var[k] = (math.exp(vlog) - 1.0) * mu * mu
 
     def _dwell_left(self, dwelling: tuple[str, float], t: float) -> tuple[float, float]:
         """Remaining service time at the stop being served: expected minus elapsed, with a
@@ -213,12 +222,10 @@ class Estimator:
     def observe_arrival(self, stop_id: str, t: float) -> None:
         """The daemon saw the truck arrive: start the dwell clock."""
         self._arrived[stop_id] = t
-        self._stretch_clean = False
 
     def observe_departure(self, stop_id: str, t: float) -> None:
         """The daemon saw the truck leave: learn this driver's (and address's) service time."""
         t0 = self._arrived.pop(stop_id, None)
-        self._stretch_clean = False
         k = self._ids[stop_id]
         svc = self._service[k]
         if t0 is None or svc <= 0 or t <= t0:
@@ -232,16 +239,19 @@ class Estimator:
 
     # -- travel learning ----------------------------------------------------------------
     def _learn(self, s: float, t: float, dwelling: int) -> None:
-        """Record each stretch crossed cleanly (on route, no stop served inside it)."""
+        """Record each stretch crossed on route: its length over the time it took, minus the
+        time spent serving a stop inside it (travel history must not learn dwell as traffic)."""
+        if dwelling and self._last_fix_t is not None:
+            self._dwell_acc += t - self._last_fix_t
+        self._last_fix_t = t
         i = min(int(s // self._stretch_m), self.model.n_stretches - 1)
         if i == self._cur_stretch:
-            if dwelling or self._state[K.S_OFF] != 0.0:
+            if self._state[K.S_OFF] != 0.0:
                 self._stretch_clean = False
             return
-        if (i == self._cur_stretch + 1 and self._stretch_clean and self.history is not None
-                and not dwelling):
+        if i == self._cur_stretch + 1 and self._stretch_clean and self.history is not None:
             j = self._cur_stretch
-            dt = t - self._stretch_t0
+            dt = t - self._stretch_t0 - self._dwell_acc
             if dt > 0:
                 length = self.model.edges[j + 1] - self.model.edges[j]
                 tod = K.tod_bucket(self._stretch_t0, self._prm)
@@ -249,4 +259,5 @@ class Estimator:
         entered = i == self._cur_stretch + 1 and self._cur_stretch >= 0  # not a jump or the start
         self._cur_stretch = i
         self._stretch_t0 = t
-        self._stretch_clean = entered and not dwelling and self._state[K.S_OFF] == 0.0
+        self._dwell_acc = 0.0
+        self._stretch_clean = entered and self._state[K.S_OFF] == 0.0

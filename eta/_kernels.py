@@ -15,8 +15,8 @@ from numba import njit, prange
 
 from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
-                      P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SEARCH_K,
-                      P_SPEED_SIGMA, P_TOD_BUCKET, P_UTC_OFFSET, P_V_FLOOR)
+                      P_RATIO_MIN, P_RATIO_WEIGHT, P_RATIO_WEIGHT_FAR, P_REACQ_PRIOR, P_RHO, P_SEARCH_K,
+                      P_SPEED_SIGMA, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET, P_UTC_OFFSET, P_V_FLOOR)
 
 # Filter state layout.
 S_S, S_V, S_P00, S_P01, S_P11, S_T, S_INIT, S_OFF_SINCE, S_OFF, S_DIST, S_MX, S_MY, \
@@ -271,7 +271,8 @@ def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_r
     ratio fading with distance; plus the service times of the remaining stops in between.
     Spread: per-stretch sigma = cv x time, partly correlated (rho) because a slow day is slow
     everywhere, plus dwell variances; the arrival is log-normal with the point estimate as its
-    median, which gives delays their long right tail.
+    median, split at the median (wider above: `tail_up`, narrower below: `tail_down`)
+    because delays are one-sided.
     """
     k_n = edges.shape[0] - 1
     n_tod = vprof.shape[1]
@@ -280,6 +281,9 @@ def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_r
     decay = prm[P_LIVE_DECAY]
     vfloor = prm[P_V_FLOOR]
     rw = prm[P_RATIO_WEIGHT]
+    rwf = prm[P_RATIO_WEIGHT_FAR]
+    tup = prm[P_TAIL_UP]
+    tdn = prm[P_TAIL_DOWN]
     b0 = tod_bucket(t0, prm)
     tm = 0.0
     acc_a = 0.0
@@ -303,7 +307,7 @@ def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_r
         vp = vprof[i, bucket]
         cv = cvprof[i, bucket]
         xm = 0.5 * (a + b) - s0
-        f = 1.0 + rw * (ratio - 1.0) * math.exp(-xm / decay)
+        f = 1.0 + (ratio - 1.0) * (rwf + (rw - rwf) * math.exp(-xm / decay))
         v = vp * f
         if v < vfloor:
             v = vfloor
@@ -332,14 +336,15 @@ def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_r
             else:
                 s2 = math.log(1.0 + var / (mu * mu))
                 sd = math.sqrt(s2)
-                out[O_P10, j] = t0 + mu * math.exp(-Z90 * sd)
+                out[O_P10, j] = t0 + mu * math.exp(-Z90 * sd * tdn)
                 out[O_P50, j] = t0 + mu
-                out[O_P90, j] = t0 + mu * math.exp(Z90 * sd)
+                out[O_P90, j] = t0 + mu * math.exp(Z90 * sd * tup)
                 wl = win_end[k] - t0
                 if wl <= 0.0:
                     out[O_PLATE, j] = 1.0
                 else:
-                    zz = (math.log(wl) - math.log(mu)) / sd
+                    zz = math.log(wl) - math.log(mu)
+                    zz = zz / (sd * tup) if zz > 0.0 else zz / (sd * tdn)
                     out[O_PLATE, j] = 0.5 * math.erfc(zz / math.sqrt(2.0))
             dsum += dwell_mu[k]
             dvar += dwell_var[k]

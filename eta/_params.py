@@ -13,7 +13,7 @@ import numpy as np
 P_Q, P_SPEED_SIGMA, P_GATE, P_MAX_REJECTS, P_SEARCH_K, P_OFF_M, P_OFF_S, P_LIVE_TAU, \
     P_LIVE_DECAY, P_RATIO_MIN, P_RATIO_MAX, P_RHO, P_BASE_SIGMA, P_TOD_BUCKET, P_N_TOD, \
     P_UTC_OFFSET, P_DETOUR, P_V_FLOOR, P_CRUISE, P_REACQ_PRIOR, P_OFF_CV, P_RATIO_WEIGHT, \
-    N_PARAMS = range(23)
+    P_RATIO_WEIGHT_FAR, P_TAIL_UP, P_TAIL_DOWN, N_PARAMS = range(26)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class EstimatorParams:
     off_route_m: float = 60.0        # farther than this from the route = candidate off-route ...
     off_route_s: float = 30.0        # ... and declared off-route after this long
     detour_factor: float = 1.3       # straight line x this = road distance, when off route
-    cruise_speed: float = 11.0       # m/s (~40 km/h) prior speed of a delivery truck in town
+    cruise_speed: float = 8.0        # m/s (~29 km/h) prior average speed of a delivery truck in town, lights included
     stretch_m: float = 250.0         # length of a stretch of the travel-time profile
     accel_noise: float = 0.5         # m^2/s^3, Kalman process noise (how fast speed changes)
     speed_sigma: float = 0.7         # m/s, error of the receiver's Doppler speed
@@ -33,15 +33,18 @@ class EstimatorParams:
     max_rejects: int = 3             # ... unless this many in a row: then trust the GPS again
     live_tau_s: float = 240.0        # s, memory of the live speed ratio (averages lights and queues)
     live_decay_m: float = 3000.0     # m, how far ahead the live ratio still counts
-    live_weight: float = 0.8         # how much of the live ratio applies right ahead of the truck
+    live_weight: float = 0.8         # how much of the live ratio applies right ahead of the truck ...
+    live_weight_far: float = 0.3     # ... and far ahead (a slow day is slow everywhere)
     ratio_min: float = 0.15          # clamp of the live ratio (a parked truck is not 0 km/h forever)
     ratio_max: float = 1.6
-    cv_stretch: float = 0.22         # coefficient of variation of one stretch's travel time (prior)
-    rho: float = 0.25                # correlation of travel-time errors between stretches
+    cv_stretch: float = 0.30         # coefficient of variation of one stretch's travel time (prior)
+    rho: float = 0.50                # correlation of travel-time errors between stretches
     base_sigma_s: float = 20.0       # s, floor of every prediction's spread
+    tail_up: float = 1.5             # log-spread multiplier above the median: traffic only makes
+    tail_down: float = 0.8           # you late (jams, lights, queues), so the late tail is longer
     dwell_cv: float = 0.5            # coefficient of variation of a stop's service time
     tod_bucket_s: float = 3600.0     # time-of-day bucket of the learned profile
-    prior_weight: float = 3.0        # pseudo-observations of the prior against learned history
+    prior_weight: float = 1.0        # pseudo-observations of the prior against learned history
     history_cell_deg: float = 0.00225  # ~250 m spatial cell of the learned profile
     v_floor: float = 0.8             # m/s, slowest speed assumed for any stretch
     reacquire_prior_m: float = 2000.0  # full-scan tie-break: prefer candidates near the last match
@@ -76,4 +79,7 @@ class EstimatorParams:
         p[P_REACQ_PRIOR] = self.reacquire_prior_m
         p[P_OFF_CV] = self.off_route_cv
         p[P_RATIO_WEIGHT] = self.live_weight
+        p[P_RATIO_WEIGHT_FAR] = self.live_weight_far
+        p[P_TAIL_UP] = self.tail_up
+        p[P_TAIL_DOWN] = self.tail_down
         return p

@@ -8,7 +8,7 @@ from forewarn.eta import Estimator, EstimatorParams
 
 from .geom import T0, loop_twice, out_and_back, route, stop, straight, fix
 
-V = 11.0  # the default cruise speed: a truck driving at it keeps the live ratio at 1
+V = EstimatorParams().cruise_speed  # a truck driving at it keeps the live ratio at 1
 
 
 def drive(est, remaining, x_of_t, t_end, t_start=0, dt=1, speed=V, y=0.0):
@@ -51,14 +51,14 @@ def test_out_and_back_return_leg_is_not_matched_to_the_way_out():
     est = Estimator(route(out_and_back(), stops))
     rem = ["far", "home"]
     # drive out to the end, U-turn, and back to x=1000 on the y=8 carriageway
-    for t in range(0, 273):
-        x = V * t
-        e = est.update(fix(t, min(x, 3000.0), 0.0, V), rem) if x <= 3000 else None
+    t_turn, t_end = int(3000 / V), int(5008 / V)
+    for t in range(0, t_turn + 1):
+        est.update(fix(t, V * t, 0.0, V), rem)
     rem = ["home"]
-    for t in range(273, 455):
+    for t in range(t_turn + 1, t_end + 1):
         back = V * t - 3008.0
         e = est.update(fix(t, 3000.0 - back, 4.0, V), rem)  # y=4: halfway, ambiguous
-    assert e.chainage == pytest.approx(V * 454, abs=15.0)
+    assert e.chainage == pytest.approx(V * t_end, abs=15.0)
     assert e.chainage > 3008.0
 
 

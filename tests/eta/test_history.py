@@ -27,14 +27,14 @@ def test_a_slow_street_learned_yesterday_slows_todays_eta(tmp_path):
     r = route(straight(), stops)
     conn = open_db(tmp_path / "state.db")
     h = TravelHistory.load(conn)
-    for day in range(3):                              # three days at 5.5 m/s, half of cruise
+    for day in range(3):                              # three days at 4 m/s, half of cruise
         learner = Estimator(r, history=h)
-        for t in range(0, 1600, 2):
-            learner.update(fix(day * 86400 + t, 5.5 * t, 0.0, 5.5), ["A"])
+        for t in range(0, 2300, 2):
+            learner.update(fix(day * 86400 + t, 4.0 * t, 0.0, 4.0), ["A"])
     h.save(conn)
     assert len(h.travel) >= 30
-    fresh = Estimator(r).update(fix(0, 0.0, 0.0, 11.0), ["A"])
-    taught = Estimator(r, history=TravelHistory.load(conn)).update(fix(0, 0.0, 0.0, 11.0), ["A"])
+    fresh = Estimator(r).update(fix(0, 0.0, 0.0, 8.0), ["A"])
+    taught = Estimator(r, history=TravelHistory.load(conn)).update(fix(0, 0.0, 0.0, 8.0), ["A"])
     assert taught.stops[0].p50 > fresh.stops[0].p50 + 250.0
 
 
