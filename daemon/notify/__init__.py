@@ -7,14 +7,14 @@ from ._console import ConsoleNotifier
 from ._errors import (InvalidNumber, NetworkError, NotifyError, NotMobile, PermanentError,
                       ProviderUnavailable, RateLimited, TransientError, Unsubscribed)
 from ._gsm import gsm_length, is_gsm, sms_length
-from ._message import KINDS, Notifier, OutgoingMessage, SendResult
+from ._message import KINDS, DeliveryStatus, Notifier, OutgoingMessage, SendResult
 from ._phone import mask_phone, normalize_phone
 from ._sender import Sender
 from ._templates import TemplateError, render
 from ._twilio import TwilioNotifier
 
 __all__ = [
-    "ConsoleNotifier", "InvalidNumber", "KINDS", "NetworkError", "NotMobile", "Notifier",
+    "ConsoleNotifier", "DeliveryStatus", "InvalidNumber", "KINDS", "NetworkError", "NotMobile", "Notifier",
     "NotifyError", "OutgoingMessage", "PermanentError", "ProviderUnavailable", "RateLimited",
     "Sender", "SendResult", "TemplateError", "TransientError", "TwilioNotifier", "Unsubscribed",
     "gsm_length", "is_gsm", "mask_phone", "normalize_phone", "render", "sms_length",

@@ -39,6 +39,19 @@ class OutgoingMessage:
             raise ValueError("key must not be empty")
 
 
+class DeliveryStatus(str):
+    """A provider status that is still a plain str (the Notifier contract) but may carry
+    the provider's error code (Twilio 30003 unreachable, 30007 filtered...) for the
+    dispatcher's event."""
+
+    error_code: int | None
+
+    def __new__(cls, status: str, error_code: int | None = None) -> "DeliveryStatus":
+        obj = super().__new__(cls, status)
+        obj.error_code = error_code
+        return obj
+
+
 @dataclass(frozen=True)
 class SendResult:
     sid: str

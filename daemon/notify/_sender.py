@@ -233,9 +233,9 @@ class Sender:
         if is_final(res.status, row.via):
             self._emit_final(row, row.via, res.sid, res.status)
 
-    def _emit_final(self, row: OutboxRow, via: str, sid: str, status: str) -> None:
+    def _emit_final(self, row: OutboxRow, via: str, sid: str, status: str, code: int | None = None) -> None:
         if status in NOT_DELIVERED:
-            self._emit("alert_undelivered", row, via, sid=sid, reason=status, status=status)
+            self._emit("alert_undelivered", row, via, sid=sid, code=code, reason=status, status=status)
         elif status in _DELIVERED:
             self._emit("alert_delivered", row, via, sid=sid, status=status)
 
@@ -277,6 +277,6 @@ class Sender:
                 self._poll_at.pop(row.key, None)
             if status == row.delivery_status:
                 continue
-            await self._db(self._outbox.set_delivery_status, row.key, status)
+            await self._db(self._outbox.set_delivery_status, row.key, str(status))
             if is_final(status, row.via):
-                self._emit_final(row, row.via, row.sid, status)
+                self._emit_final(row, row.via, row.sid, str(status), getattr(status, "error_code", None))

@@ -32,7 +32,7 @@ from urllib3.util.retry import Retry
 from ._errors import (InvalidNumber, NetworkError, NotifyError, NotMobile, PermanentError,
                       ProviderUnavailable, RateLimited, TransientError, Unsubscribed)
 from ._gsm import to_gsm
-from ._message import OutgoingMessage, SendResult
+from ._message import DeliveryStatus, OutgoingMessage, SendResult
 from ._phone import mask_phone, mask_phones_in, normalize_phone
 from ._templates import extra_text, voice_language
 
@@ -248,4 +248,9 @@ class TwilioNotifier:
             r = await self._call("voice status", lambda: self._client.calls(sid).fetch())
         else:
             r = await self._call("sms status", lambda: self._client.messages(sid).fetch())
-        return str(r.status or "unknown")
+        code = getattr(r, "error_code", None)
+        try:
+            code = int(code) if code not in (None, "") else None
+        except (TypeError, ValueError):
+            code = None
+        return DeliveryStatus(str(r.status or "unknown"), code)

@@ -139,6 +139,9 @@ class FakeTwilio:
             rec["date_sent"] = stamp
         if resource == "Calls" and rec["status"] not in ("queued",) and rec["start_time"] is None:
             rec["start_time"] = stamp
+        if resource == "Messages" and rec["status"] in ("undelivered", "failed"):
+            rec["error_code"] = 30003
+            rec["error_message"] = "Unreachable destination handset"
 
     @staticmethod
     def public(rec: dict) -> dict:

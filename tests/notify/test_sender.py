@@ -279,7 +279,7 @@ def test_undelivered_status_is_recorded_and_emitted(twilio_server, outbox, notif
         return ev, u
 
     ev, u = go(scenario())
-    assert u["to"] == "+1416555**23" and u["status"] == "undelivered"
+    assert u["to"] == "+1416555**23" and u["status"] == "undelivered" and u["code"] == 30003
     assert outbox.rows()[0].delivery_status == "undelivered" and ev.of("alert_delivered") == []
     fetches = [r for r in twilio_server.requests if r.sid]
     assert len(fetches) == 2          # polling stops at the final status
