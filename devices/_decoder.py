@@ -297,9 +297,7 @@ class NmeaDecoder:
             ep.gsa_mode = self._last_gsa_mode
         when = datetime.combine(day, time(), timezone.utc) + timedelta(seconds=ep.tod)
         if self.not_before is not None and when.date() < self.not_before:
-            while when.date() < self.not_before:
-                when += _GPS_WEEK_ERA
-            self.counters["week_rollover_fixed"] += 1
+            when = self._repair_rollover(when)
         fix = Fix(
             time=when, lat=ep.lat, lon=ep.lon, alt=ep.alt, speed=ep.speed,
             course=ep.course, mode=ep.fix_mode(), quality=ep.fix_quality(), sats=ep.sats,
@@ -309,6 +307,19 @@ class NmeaDecoder:
             return
         self.has_fix = True
         out.append(fix)
+
+    def _repair_rollover(self, when: datetime) -> datetime:
+        """Move a too-old fix forward by whole 1024-week eras, but never past tomorrow by
+        the date hint (system clock): a recording replayed into a port stays as dated."""
+        latest = self.date_hint() if self.date_hint is not None else None
+        moved = when
+        while moved.date() < self.not_before:  # type: ignore[operator]
+            moved += _GPS_WEEK_ERA
+        if latest is not None and moved.date() > latest + timedelta(days=1):
+            self.counters["old_date_kept"] += 1
+            return when
+        self.counters["week_rollover_fixed"] += 1
+        return moved
 
     def _date_for(self, tod: float) -> date | None:
         """Date of an epoch whose sentences carried none: roll the last known date over

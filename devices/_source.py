@@ -20,6 +20,10 @@ from ._status import GpsStatus
 #: After this long without a line, the epoch in progress is emitted rather than held.
 IDLE_FLUSH_S = 1.5
 
+#: No live fix can be dated before this code was written: a receiver that says 2006 or
+#: 1999 has stale firmware after a GPS week-number rollover and is one 1024-week era behind.
+LIVE_NOT_BEFORE = date(2026, 1, 1)
+
 
 @runtime_checkable
 class GpsSource(Protocol):
@@ -45,7 +49,10 @@ class NmeaLineSource:
     live: bool = True
 
     def __init__(self, decoder: NmeaDecoder | None = None) -> None:
-        self.decoder = decoder or NmeaDecoder(date_hint=utc_today if self.live else None)
+        if decoder is None:
+            decoder = (NmeaDecoder(date_hint=utc_today, not_before=LIVE_NOT_BEFORE)
+                       if self.live else NmeaDecoder())
+        self.decoder = decoder
         self.status = GpsStatus(stale_after_s=self.decoder.stale_after_s)
         self.status.counters = self.decoder.counters  # one set of numbers, not two
 

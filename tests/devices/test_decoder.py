@@ -179,3 +179,11 @@ def test_gns_only_receiver_with_per_constellation_modes() -> None:
                     "", "", "", "V")
     fixes, dec = decode([zda, none])
     assert fixes == [] and dec.counters["invalid_fix"] == 1
+
+
+def test_rollover_repair_never_dates_a_fix_in_the_future() -> None:
+    """A 2009 recording replayed into a live port is not "repaired" to 2029."""
+    old = datetime(2009, 7, 7, 14, 0, tzinfo=timezone.utc)
+    fixes, dec = decode(epoch(old, 1.0, 1.0), not_before=date(2026, 1, 1),
+                        date_hint=lambda: date(2026, 11, 23))
+    assert fixes[0].time == old and dec.counters["old_date_kept"] == 1

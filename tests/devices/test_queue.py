@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 
 from forewarn.devices import Fix, LineQueueSource
 from tests.devices.nmea import T0, drive
@@ -43,3 +44,17 @@ def test_a_full_queue_drops_the_oldest_fix() -> None:
 
     fixes = asyncio.run(main())
     assert [f.time.second for f in fixes] == [3, 4]
+
+
+def test_live_sources_repair_week_rollover_and_date_gga_only_streams() -> None:
+    async def main() -> list[Fix]:
+        source = LineQueueSource()
+        old = T0 - timedelta(weeks=1024)                      # what a stale receiver says
+        source.push("\n".join(drive(old, 2)).encode())
+        gga_only = drive(datetime.now(timezone.utc).replace(microsecond=0), 2, with_date=False)
+        source.push("\n".join(gga_only).encode())
+        return await take(source, 4)
+
+    fixes = asyncio.run(main())
+    assert [f.time for f in fixes[:2]] == [T0, T0 + timedelta(seconds=1)]
+    assert fixes[2].time.date() == datetime.now(timezone.utc).date() or fixes[2].time.hour == 0
