@@ -34,3 +34,6 @@ def test_kill9_and_restart_sends_nothing_twice(tmp_path, twilio_server):
     keys = [k for (k,) in db.execute("SELECT key FROM outbox")]
     assert len(keys) == len(set(keys))
     assert "stopped cleanly" in second.output()
+    logs = first.output() + second.output()
+    assert "+4915112345673" not in logs and "4915112345673" not in logs, "phone numbers are masked in logs"
+    assert twilio_server.auth_token not in logs, "no secrets in logs"
