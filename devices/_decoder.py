@@ -6,10 +6,11 @@ one line at a time, with no clock and no I/O. Bad input is counted by a named re
 `counters` instead of raised, because a receiver that emits garbage must not stop the
 daemon, and operators need to see *why* fixes are missing.
 
-Epoch boundaries: an epoch starts with the first position sentence (RMC, GGA, GNS, or GLL
-for GLL-only receivers) carrying a new time of day. It ends when the next one starts, or
-earlier, as gpsd does, when the sentence that ended the previous two epochs arrives (the
-receiver's "end of cycle"), so a live fix is not held back for a whole second.
+Epoch boundaries: an epoch starts with the first position sentence (RMC, GGA, GNS, GLL)
+carrying a new time of day; untimed sentences (VTG, GSA) join the epoch in progress. It
+ends when the next one starts, or earlier, as gpsd does, when the sentence that ended the
+previous two epochs arrives (the receiver's "end of cycle"), so a live fix is not held
+back for a whole second. Talkers are merged: GN, GP, GL… of one instant are one fix.
 """
 from __future__ import annotations
 
@@ -30,7 +31,6 @@ _PAD = [""] * 24
 _SAME_EPOCH_S = 0.001        # time-of-day equality, allowing float noise
 _HALF_DAY_S = 43_200.0
 _GPS_WEEK_ERA = timedelta(weeks=1024)
-_POSITION_TYPES = frozenset({"RMC", "GGA", "GNS"})
 
 
 class NmeaDecoder:
@@ -58,7 +58,6 @@ class NmeaDecoder:
         self._gate = FixGate(max_speed_mps, counters=self.counters)
         self._cur: Epoch | None = None
         self._ref: tuple[date, float] | None = None  # last known (UTC date, time of day)
-        self._primary_seen = False  # RMC/GGA/GNS seen: GLL no longer starts epochs
         self._last_gsa_mode = 0     # GSA is often sent at a lower rate than RMC (iTrek)
         self._ender: tuple[str, int] | None = None
         self._ender_address, self._ender_count = "", 0  # the same, unpacked for speed
@@ -155,7 +154,6 @@ class NmeaDecoder:
         if tod is None:
             self._untimed(d[1] == "V" or d[11] == "N")
             return
-        self._primary_seen = True
         ep = self._epoch_for(tod, out)
         if d[1] != "A" or d[11] == "N":
             ep.invalid = True
@@ -177,7 +175,6 @@ class NmeaDecoder:
         if tod is None:
             self._untimed(quality == 0)
             return
-        self._primary_seen = True
         ep = self._epoch_for(tod, out)
         if quality is None or quality == 0 or quality > 8:
             ep.invalid = ep.invalid or quality == 0
@@ -196,7 +193,6 @@ class NmeaDecoder:
         if tod is None:
             self._untimed(bool(modes) and set(modes) <= {"N"})
             return
-        self._primary_seen = True
         ep = self._epoch_for(tod, out)
         best = max((MODE_QUALITY.get(c, Quality.INVALID) for c in modes),
                    key=_quality_rank, default=Quality.INVALID)

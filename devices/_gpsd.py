@@ -88,7 +88,7 @@ class GpsdSource:
                 return
             try:
                 report = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 self.counters["gpsd_bad_json"] += 1
                 continue
             if not isinstance(report, dict):
@@ -107,7 +107,11 @@ class GpsdSource:
             elif cls == "TPV":
                 self.status.device_present = True
                 self._backoff.reset()
-                fix = self.tpv_to_fix(report)
+                try:
+                    fix = self.tpv_to_fix(report)
+                except Exception:  # a report shape we did not foresee costs one report
+                    self.counters["internal_error"] += 1
+                    continue
                 if fix is not None:
                     self.status.record(fix)
                     yield fix
@@ -129,12 +133,15 @@ class GpsdSource:
         alt = _num(tpv.get("altMSL", tpv.get("alt")))
         speed, course = _num(tpv.get("speed")), _num(tpv.get("track"))
         hdop, used = _num(self._sky.get("hdop")), self._sky.get("uSat")
+        if isinstance(used, bool):
+            used = None
         status = tpv.get("status", 1)
+        quality = _STATUS_QUALITY.get(status, Quality.GPS) if isinstance(status, int) else None
         fix = Fix(
             time=when, lat=lat, lon=lon, alt=alt,
             speed=speed if speed is not None and speed >= 0 else None,
             course=course % 360.0 if course is not None else None,
-            mode=FixMode(mode), quality=_STATUS_QUALITY.get(status, Quality.GPS),
+            mode=FixMode(mode), quality=quality,
             sats=used if isinstance(used, int) and used >= 0 else None,
             hdop=hdop if hdop is not None and hdop > 0 else None,
             eph=None,  # gpsd's eph is a DOP-based guess of unstated certainty, not GST's 1-sigma

@@ -22,10 +22,18 @@ class LineQueueSource(NmeaLineSource):
         self._queue: asyncio.Queue[Fix] = asyncio.Queue(maxsize)
         self._wake = asyncio.Event()  # flush timing restarts on every push
 
-    def push(self, payload: bytes | str) -> None:
-        """One MQTT message: one or many NMEA lines. Never raises."""
+    def push(self, payload: bytes | bytearray | memoryview | str | object) -> None:
+        """One MQTT message: one or many NMEA lines. Never raises.
+
+        aiomqtt hands payloads over as bytes, bytearray, str, int, float or None; anything
+        that is not text or bytes is counted as garbage rather than trusted."""
         if isinstance(payload, str):
             payload = payload.encode("utf-8", "replace")
+        elif isinstance(payload, (bytearray, memoryview)):
+            payload = bytes(payload)
+        elif not isinstance(payload, bytes):
+            self.status.counters["garbage"] += 1
+            return
         self.status.device_present = True
         for line in payload.splitlines():
             for fix in self._decode(line):

@@ -87,3 +87,29 @@ def test_tpv_without_a_fix_or_with_garbage_is_counted() -> None:
     assert source.tpv_to_fix({"class": "TPV", "mode": 3, "lat": "x", "lon": None,
                               "time": "yesterday"}) is None
     assert source.counters == {"invalid_fix": 2, "no_time": 1}
+
+
+def test_hostile_json_from_gpsd_is_counted_not_raised() -> None:
+    """A tiny TCP server speaking broken gpsd: the source counts and keeps reading."""
+    async def main() -> GpsdSource:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readline()  # our ?WATCH
+            writer.write(b'{"class":"WATCH"}\n' + b"[" * 100_000 + b"\n" + b"not json\n"
+                         + b'{"class":"TPV","mode":3,"status":[1],"lat":1,"lon":1,'
+                           b'"time":"2026-11-23T10:00:00Z"}\n'
+                         + b'{"class":"TPV","mode":"3"}\n42\n')
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        source = GpsdSource("127.0.0.1", port, reconnect_backoff=(5.0, 5.0))
+        it = source.fixes()
+        fix = await asyncio.wait_for(anext(it), WAIT)
+        assert fix.lat == 1.0 and fix.quality is None
+        await it.aclose()
+        server.close()
+        return source
+
+    source = asyncio.run(main())
+    assert source.counters["gpsd_bad_json"] >= 2

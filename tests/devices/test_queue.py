@@ -58,3 +58,11 @@ def test_live_sources_repair_week_rollover_and_date_gga_only_streams() -> None:
     fixes = asyncio.run(main())
     assert [f.time for f in fixes[:2]] == [T0, T0 + timedelta(seconds=1)]
     assert fixes[2].time.date() == datetime.now(timezone.utc).date() or fixes[2].time.hour == 0
+
+
+def test_payload_types_aiomqtt_may_hand_over_are_all_accepted_or_counted() -> None:
+    source = LineQueueSource()
+    line = drive(T0, 1)[0]
+    for payload in (bytearray(line.encode()), memoryview(line.encode()), line, None, 42, 4.2):
+        source.push(payload)
+    assert source.status.counters["garbage"] == 3 and source.decoder.sentences == 3
