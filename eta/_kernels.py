@@ -211,7 +211,6 @@ def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwell
     else:
         # off the road: progress along it is unknown, so hold the last matched chainage
         s = s_old
-        p00 = st[S_P00]
         if st[S_OFF_SINCE] < 0.0:
             st[S_OFF_SINCE] = t
         if t - st[S_OFF_SINCE] >= prm[P_OFF_S]:

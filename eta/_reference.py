@@ -1,0 +1,227 @@
+"""Plain NumPy re-implementation of the kernels' maths, written differently on purpose.
+
+The Kalman filter is in matrix form (F, Q, H, K as arrays) where the kernel spells out the
+2x2 algebra by hand; map matching projects all window segments at once; the ETA is built from
+cumulative sums over stretches and `searchsorted` for the stops, where the kernel sweeps
+once. Tests hold kernel == reference to 1e-9 (relative) on random routes and fixes, which
+checks the hand algebra and the sweep's bookkeeping. The speed bench also times it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._kernels import (N_OUT, O_P10, O_P50, O_P90, O_PLATE, O_REM, S_DIST, S_INIT, S_MX, S_MY,
+                       S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO, S_REJ, S_S, S_T, S_V, Z90)
+from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU,
+                      P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
+                      P_RATIO_MIN, P_RATIO_WEIGHT, P_RATIO_WEIGHT_FAR, P_REACQ_PRIOR, P_RHO,
+                      P_SEARCH_K, P_SPEED_SIGMA, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET,
+                      P_UTC_OFFSET, P_V_FLOOR)
+
+
+def seg_range(cum: np.ndarray, lo: float, hi: float) -> tuple[int, int]:
+    n = len(cum)
+    i0 = max(int(np.searchsorted(cum, lo, side="right")) - 1, 0)
+    i1 = min(int(np.searchsorted(cum, hi, side="left")) + 1, n - 1)
+    if i1 <= i0:
+        i1 = min(i0 + 1, n - 1)
+        if i1 <= i0:
+            i0 = max(i1 - 1, 0)
+    return i0, i1
+
+
+def match(px, py, cum, x, y, i0, i1, s_ref, sig2, prior_var):
+    """All candidate projections at once; the first minimum of the same cost wins."""
+    ax, ay = px[i0:i1], py[i0:i1]
+    dx, dy = px[i0 + 1:i1 + 1] - ax, py[i0 + 1:i1 + 1] - ay
+    l2 = dx * dx + dy * dy
+    safe = np.where(l2 > 0.0, l2, 1.0)
+    u = np.where(l2 > 0.0, np.clip(((x - ax) * dx + (y - ay) * dy) / safe, 0.0, 1.0), 0.0)
+    qx, qy = ax + u * dx, ay + u * dy
+    d2 = (x - qx) * (x - qx) + (y - qy) * (y - qy)
+    c = cum[i0:i1] + u * (cum[i0 + 1:i1 + 1] - cum[i0:i1])
+    cost = d2 / sig2 + (c - s_ref) ** 2 / prior_var
+    j = int(np.argmin(cost))
+    return float(c[j]), math.sqrt(d2[j]), float(qx[j]), float(qy[j])
+
+
+def tod_bucket(t: float, prm: np.ndarray) -> int:
+    return int(math.floor((t + prm[P_UTC_OFFSET]) / prm[P_TOD_BUCKET]) % prm[P_N_TOD])
+
+
+def stretch_of(edges: np.ndarray, s: float) -> int:
+    return int(np.clip(np.searchsorted(edges, s, side="right") - 1, 0, len(edges) - 2))
+
+
+def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwelling, prm) -> None:
+    """Same contract as `_kernels.step` (mutates st), matrix-form Kalman filter."""
+    sig2 = sigma * sigma
+    total = cum[-1]
+    off_m = max(prm[P_OFF_M], 3.0 * sigma)
+    rp2 = prm[P_REACQ_PRIOR] ** 2
+    if st[S_INIT] == 0.0:
+        c, d, qx, qy = match(px, py, cum, x, y, *seg_range(cum, lo_b, total), lo_b, sig2, rp2)
+        st[[S_S, S_V, S_P00, S_P01, S_P11, S_T, S_INIT, S_REJ, S_DIST, S_MX, S_MY, S_OFF]] = \
+            [c, speed if speed == speed else 0.0, sig2, 0.0, 4.0, t, 1.0, 0.0, d, qx, qy, 0.0]
+        st[S_OFF_SINCE] = t if d > off_m else -1.0
+        return
+    dt = t - st[S_T]
+    if dt <= 0.0:
+        return
+    q = prm[P_Q]
+    F = np.array([[1.0, dt], [0.0, 1.0]])
+    Q = q * np.array([[dt ** 3 / 3.0, dt ** 2 / 2.0], [dt ** 2 / 2.0, dt]])
+    xs = np.array([st[S_S], st[S_V]])
+    P0 = np.array([[st[S_P00], st[S_P01]], [st[S_P01], st[S_P11]]])
+    xs = F @ xs
+    P = F @ P0 @ F.T + Q
+    s_old = st[S_S]
+    w = prm[P_SEARCH_K] * sigma + 3.0 * math.sqrt(P[0, 0])
+    lo = max(min(s_old, xs[0] - w), lo_b)
+    hi = max(min(xs[0] + w, hi_b), lo)
+    c, d, qx, qy = match(px, py, cum, x, y, *seg_range(cum, lo, hi), xs[0], sig2, P[0, 0] + sig2)
+    on_route, reacq, rejected = d <= off_m, False, False
+    if not on_route:
+        c2, d2, qx2, qy2 = match(px, py, cum, x, y, *seg_range(cum, lo_b, hi_b), s_old, sig2, rp2)
+        if d2 <= off_m:
+            if st[S_OFF_SINCE] >= 0.0 or st[S_REJ] >= prm[P_MAX_REJECTS]:
+                c, d, qx, qy, on_route, reacq = c2, d2, qx2, qy2, True, True
+            else:
+                st[S_REJ] += 1.0
+                rejected = True
+    if rejected:
+        qx, qy, d = st[S_MX], st[S_MY], st[S_DIST]
+    elif on_route:
+        if reacq:
+            xs[0] = c
+            P[0, 0], P[0, 1], P[1, 0] = sig2, 0.0, 0.0
+            st[S_REJ] = 0.0
+        else:
+            H = np.array([1.0, 0.0])
+            innov = c - xs[0]
+            S = H @ P @ H + sig2
+            if innov * innov / S > prm[P_GATE]:
+                st[S_REJ] += 1.0
+                if st[S_REJ] > prm[P_MAX_REJECTS]:
+                    xs[0] = c
+                    P[0, 0], P[0, 1], P[1, 0] = sig2, 0.0, 0.0
+                    st[S_REJ] = 0.0
+            else:
+                Kg = P @ H / S
+                xs = xs + Kg * innov
+                P = P - np.outer(Kg, H @ P)
+                st[S_REJ] = 0.0
+        st[S_OFF_SINCE] = -1.0
+        st[S_OFF] = 0.0
+    else:
+        xs[0] = s_old
+        if st[S_OFF_SINCE] < 0.0:
+            st[S_OFF_SINCE] = t
+        if t - st[S_OFF_SINCE] >= prm[P_OFF_S]:
+            st[S_OFF] = 1.0
+        qx, qy = x, y
+    if speed == speed:
+        H = np.array([0.0, 1.0])
+        S = H @ P @ H + prm[P_SPEED_SIGMA] ** 2
+        Kg = P @ H / S
+        innov = speed - xs[1]
+        s_keep = xs[0]
+        xs = xs + Kg * innov
+        if not (on_route or rejected):
+            xs[0] = s_keep
+        P = P - np.outer(Kg, H @ P)
+    xs[1] = max(xs[1], 0.0)
+    xs[0] = min(max(xs[0], 0.0), total)
+    st[[S_S, S_V, S_P00, S_P01, S_P11, S_T, S_DIST, S_MX, S_MY]] = \
+        [xs[0], xs[1], P[0, 0], P[0, 1], P[1, 1], t, d, qx, qy]
+    if dwelling == 0:
+        vp = vprof[stretch_of(edges, xs[0]), tod_bucket(t, prm)]
+        a = 1.0 - math.exp(-dt / prm[P_LIVE_TAU])
+        r = st[S_RATIO] + a * (xs[1] / vp - st[S_RATIO])
+        st[S_RATIO] = min(max(r, prm[P_RATIO_MIN]), prm[P_RATIO_MAX])
+
+
+def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, t0, s0, lead_m,
+        lead_v, ratio, dw0_mu, dw0_var, prm) -> np.ndarray:
+    """(N_OUT, len(rem_idx)) arrival distribution, from cumulative sums over the stretches."""
+    n_k = len(edges) - 1
+    i0 = stretch_of(edges, s0)
+    idx = np.arange(i0, n_k)
+    a = edges[idx].copy()
+    a[0] = s0
+    b = edges[idx + 1].copy()
+    b[-1] = max(b[-1], stop_s[rem_idx[-1]])
+    length = b - a
+    b0 = tod_bucket(t0, prm)
+    t1 = np.cumsum(np.concatenate(([0.0], length / vprof[idx, b0])))[:-1]
+    bucket = (np.floor((t0 + prm[P_UTC_OFFSET] + t1) / prm[P_TOD_BUCKET]) % vprof.shape[1]).astype(np.int64)
+    vp, cv = vprof[idx, bucket], cvprof[idx, bucket]
+    xm = 0.5 * (a + b) - s0
+    f = 1.0 + (ratio - 1.0) * (prm[P_RATIO_WEIGHT_FAR]
+                               + (prm[P_RATIO_WEIGHT] - prm[P_RATIO_WEIGHT_FAR]) * np.exp(-xm / prm[P_LIVE_DECAY]))
+    pace = 1.0 / np.maximum(vp * f, prm[P_V_FLOOR])
+    tau = np.maximum(length * pace, 0.0)
+    sg = cv * tau
+    lead_t, lead_s = 0.0, 0.0
+    if lead_m > 0.0:
+        lead_t = lead_m / lead_v
+        lead_s = prm[P_OFF_CV] * lead_t
+    tm = np.cumsum(np.concatenate(([lead_t], tau)))
+    acc_a = np.cumsum(np.concatenate(([lead_s * lead_s], sg * sg)))
+    acc_b = np.cumsum(np.concatenate(([lead_s], sg)))
+    sk = stop_s[rem_idx]
+    p = np.minimum(np.searchsorted(b, sk, side="left"), len(b) - 1)
+    tau_p = np.maximum(sk - a[p], 0.0) * pace[p]
+    sp = cv[p] * tau_p
+    dsum = np.cumsum(np.concatenate(([dw0_mu], dwell_mu[rem_idx])))[:-1]
+    dvar = np.cumsum(np.concatenate(([dw0_var], dwell_var[rem_idx])))[:-1]
+    mu = tm[p] + tau_p + dsum
+    rho = prm[P_RHO]
+    var = (1.0 - rho) * (acc_a[p] + sp * sp) + rho * (acc_b[p] + sp) * (acc_b[p] + sp) + dvar + prm[P_BASE_SIGMA] ** 2
+    out = np.zeros((N_OUT, len(rem_idx)))
+    out[O_REM] = lead_m + np.maximum(sk - s0, 0.0)
+    tiny = mu < 1e-6
+    mus = np.where(tiny, 1.0, mu)
+    sd = np.sqrt(np.log(1.0 + var / (mus * mus)))
+    up, dn = prm[P_TAIL_UP], prm[P_TAIL_DOWN]
+    out[O_P10] = np.where(tiny, t0, t0 + mus * np.exp(-Z90 * sd * dn))
+    out[O_P50] = np.where(tiny, t0, t0 + mus)
+    out[O_P90] = np.where(tiny, t0, t0 + mus * np.exp(Z90 * sd * up))
+    wl = win_end[rem_idx] - t0
+    z = np.log(np.where(wl > 0, wl, 1.0)) - np.log(mus)
+    z = np.where(z > 0, z / (sd * up), z / (sd * dn))
+    erfc = np.vectorize(math.erfc)
+    late = 0.5 * erfc(z / math.sqrt(2.0))
+    out[O_PLATE] = np.where(wl <= 0, 1.0, np.where(tiny, 0.0, late))
+    return out
+
+
+def update_one(px, py, cum, edges, vprof, cvprof, stop_s, stop_x, stop_y, dwell_mu, dwell_var,
+               win_end, rem_idx, n_rem, prev_s, st, t, x, y, speed, sigma, dwelling, dw0_mu,
+               dw0_var, prm, out) -> None:
+    """Same contract as `_kernels.update_one`."""
+    total = cum[-1]
+    lo_b = max(prev_s - 150.0, 0.0)
+    if x == x:
+        step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, total, dwelling, prm)
+        t_now = t
+    else:
+        t_now = max(t, st[S_T])
+    if n_rem == 0:
+        return
+    rem = rem_idx[:n_rem]
+    s0 = st[S_S]
+    if x != x and st[S_OFF] == 0.0:
+        s0 = min(s0 + st[S_V] * (t_now - st[S_T]), total)
+    lead_m, lead_v = 0.0, prm[P_CRUISE]
+    if st[S_OFF] != 0.0:
+        k = rem[0]
+        fx = x if x == x else st[S_MX]
+        fy = y if y == y else st[S_MY]
+        lead_m = math.sqrt((fx - stop_x[k]) ** 2 + (fy - stop_y[k]) ** 2) * prm[P_DETOUR]
+        lead_v = prm[P_CRUISE] * min(max(st[S_RATIO], 0.3), 1.2)
+        s0 = stop_s[k]
+    out[:, :n_rem] = eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem, t_now,
+                         s0, lead_m, lead_v, st[S_RATIO], dw0_mu, dw0_var, prm)
