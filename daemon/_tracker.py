@@ -204,7 +204,7 @@ class RouteTracker:
         c = stop.customer
         if c is None or c.channel == "none" or not c.phone:
             return
-        text = render(d.kind, c.locale, name=c.name, **d.fields)
+        text = render(d.kind, c.locale, name=c.name, channel=c.channel, **d.fields)
         msg = OutgoingMessage(
             key=f"{self.route.route_id}/{stop.id}/{d.kind}/{d.seq}", route_id=self.route.route_id, stop_id=stop.id,
             kind=d.kind, channel=c.channel, to=c.phone, text=text, locale=c.locale, created_at=now,

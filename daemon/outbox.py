@@ -186,7 +186,7 @@ class Outbox:
             return self._db.execute(sql, args).rowcount
 
     # -- reading -----------------------------------------------------------------------
-    def _select(self, where: str, args: tuple = (), tail: str = "ORDER BY created_at, key") -> list[OutboxRow]:
+    def _select(self, where: str, args: tuple = (), tail: str = "ORDER BY created_at, rowid") -> list[OutboxRow]:
         with self._lock:
             rows = self._db.execute(f"SELECT {_COLS} FROM outbox WHERE {where} {tail}", args).fetchall()
         return [_row(r) for r in rows]
@@ -194,7 +194,7 @@ class Outbox:
     def due(self, now: float, limit: int = 50) -> list[OutboxRow]:
         """Pending rows whose hold (quiet hours, backoff) has passed, oldest first."""
         return self._select("state='pending' AND not_before<=? AND next_attempt<=?", (now, now),
-                            f"ORDER BY next_attempt, created_at, key LIMIT {int(limit)}")
+                            f"ORDER BY next_attempt, created_at, rowid LIMIT {int(limit)}")
 
     def next_due_at(self) -> float | None:
         """When the earliest pending row becomes due (for the Sender's sleep)."""
