@@ -23,14 +23,26 @@ MAX_PACED_GAP_S = 300.0
 
 
 def read_lines(stream: BinaryIO) -> Iterator[bytes]:
-    """Lines of a binary stream in 64 KiB reads (any of \\n, \\r\\n endings)."""
-    rest = b""
-    while chunk := stream.read(_CHUNK):
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
+    """Lines of a binary stream (\n or \r\n endings), chunk by chunk."""
+    carry = b""
+    while chunk := _read_chunk(stream):
+        lines, carry = split_chunk(carry, chunk)
         yield from lines
-    if rest:
-        yield rest
+    if carry:
+        yield carry
+
+
+def _read_chunk(stream: BinaryIO) -> bytes:
+    """Up to 64 KiB, returning as soon as *some* bytes are there: on a live pipe
+    (`gpspipe -r | forewarn decode -`) `read(n)` would wait for all n."""
+    read1 = getattr(stream, "read1", None)
+    return read1(_CHUNK) if read1 is not None else stream.read(_CHUNK)
+
+
+def split_chunk(carry: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
+    """Complete lines of `carry + chunk`, and the unterminated rest."""
+    lines = (carry + chunk).split(b"\n")
+    return lines, lines.pop()
 
 
 class FileSource(NmeaLineSource):
@@ -59,18 +71,16 @@ class FileSource(NmeaLineSource):
         loop = asyncio.get_running_loop()
         anchor: tuple[float, float] | None = None  # (loop time, data time) pairs
         last_data_t: float | None = None
-        lines = read_lines(stream)
+        carry = b""
         try:
-            while True:
-                batch = await asyncio.to_thread(_take, lines, 2048)
-                if not batch:
-                    break
-                for line in batch:
+            while chunk := await asyncio.to_thread(_read_chunk, stream):
+                lines, carry = split_chunk(carry, chunk)
+                for line in lines:
                     for fix in self._decode(line):
                         anchor, last_data_t = await self._pace(loop, fix, anchor, last_data_t)
                         yield fix
                 await asyncio.sleep(0)  # as-fast-as-possible must not starve the loop
-            for fix in self._flush():
+            for fix in (self._decode(carry) if carry else []) + self._flush():
                 anchor, last_data_t = await self._pace(loop, fix, anchor, last_data_t)
                 yield fix
         finally:
@@ -96,13 +106,3 @@ class FileSource(NmeaLineSource):
         if delay > 0:
             await asyncio.sleep(delay)
         return anchor, t
-
-
-def _take(lines: Iterator[bytes], n: int) -> list[bytes]:
-    """Up to `n` lines (runs in a worker thread: reading stdin may block)."""
-    out: list[bytes] = []
-    for line in lines:
-        out.append(line)
-        if len(out) >= n:
-            break
-    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sys
 from pathlib import Path
 
 from forewarn.devices import FileSource, Fix, GpsSource, decode_main
@@ -63,3 +64,30 @@ def test_decode_of_an_unreadable_path_exits_2_with_a_message(tmp_path: Path) -> 
     assert decode_main(str(tmp_path / "missing.log"), out, err) == 2
     assert "cannot open" in err.getvalue() and out.getvalue() == ""
     assert decode_main(str(tmp_path), out, err) == 2  # a directory
+
+
+def test_replay_from_a_live_stdin_pipe_does_not_wait_for_eof() -> None:
+    """`gpspipe -r | …`: fixes must flow while the pipe is still open."""
+    child = ("import asyncio, json, sys\n"
+             "from forewarn.devices import FileSource\n"
+             "async def main():\n"
+             "    async for fix in FileSource('-').fixes():\n"
+             "        print(json.dumps(fix.to_json()), flush=True)\n"
+             "asyncio.run(main())\n")
+
+    async def main() -> list[dict]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", child, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE)
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(("\n".join(drive(T0, 4)) + "\n").encode())
+        await proc.stdin.drain()
+        got = [json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))
+               for _ in range(3)]          # 3 of 4 epochs complete while stdin stays open
+        proc.stdin.close()
+        got.append(json.loads(await asyncio.wait_for(proc.stdout.readline(), 30)))
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        return got
+
+    got = asyncio.run(main())
+    assert [g["time"] for g in got] == [f"2026-11-23T10:00:0{i}Z" for i in range(4)]
