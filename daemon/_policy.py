@@ -152,7 +152,7 @@ class Policy:
 
         # approaching: the next stop, close in time
         if is_next and not rec.sent.get("approaching") and eta.p50 - now <= a.approaching_minutes * 60:
-            minutes = max(1, int(round((eta.p50 - now) / 60)))
+            minutes = max(2, int(round((eta.p50 - now) / 60)))   # "about 2 min": never "1 minutes"
             out.append(self._decide(rec, "approaching", {"minutes": str(minutes)}, now, holdable=False))
         return out
 
