@@ -56,20 +56,22 @@ def tls_broker(tmp_path):
     proc.wait(timeout=10)
 
 
-def test_events_over_tls_with_password_file(tmp_path, tls_broker, unique_prefix):
-    port, ca = tls_broker
-    (tmp_path / "mqtt-password").write_text("s3cret-pw\n")
-    config = write_config(tmp_path, speed=600, extra="")
-    text = config.read_text() + f"""
+def tls_config(tmp_path, port: int, ca, prefix: str, password: str):
+    """The demo drive at 600x, publishing to the TLS broker as user `truck`."""
+    (tmp_path / "mqtt-password").write_text(password + "\n")
+    return write_config(tmp_path, speed=600, extra=f"""
 [mqtt]
 url = "mqtts://localhost:{port}"
-prefix = "{unique_prefix}"
+prefix = "{prefix}"
 username = "truck"
 password_file = "{tmp_path / 'mqtt-password'}"
 ca_file = "{ca}"
-"""
-    config.write_text(text)
-    settings = load_settings(config)
+""")
+
+
+def test_events_over_tls_with_password_file(tmp_path, tls_broker, unique_prefix):
+    port, ca = tls_broker
+    settings = load_settings(tls_config(tmp_path, port, ca, unique_prefix, "s3cret-pw"))
 
     async def scenario() -> list[dict]:
         import ssl
@@ -97,16 +99,7 @@ ca_file = "{ca}"
 
 def test_wrong_password_is_retried_not_fatal(tmp_path, tls_broker, unique_prefix, caplog):
     port, ca = tls_broker
-    (tmp_path / "mqtt-password").write_text("wrong\n")
-    config = write_config(tmp_path, speed=600)
-    config.write_text(config.read_text() + f"""
-[mqtt]
-url = "mqtts://localhost:{port}"
-prefix = "{unique_prefix}"
-username = "truck"
-password_file = "{tmp_path / 'mqtt-password'}"
-ca_file = "{ca}"
-""")
+    config = tls_config(tmp_path, port, ca, unique_prefix, "wrong")
     caplog.set_level("WARNING", logger="forewarn.mqtt")
     t0 = time.monotonic()
     daemon = Daemon(load_settings(config), hooks=Hooks(exit_at_eof=True))
