@@ -83,13 +83,20 @@ class Policy:
 
     # -- rules ---------------------------------------------------------------------------
     def window(self, stop: Stop, rec: StopRecord, now: float) -> Decision | None:
-        """Tell the promised window up front (once), unless it is too far ahead or over."""
-        if rec.sent.get("window") or rec.state.done or rec.state.visited:
+        """Tell the promised window up front, unless it is too far ahead or over.
+
+        Once, unless dispatch moves the window in a new manifest: then the customer hears the
+        new one (an update, within the budget), because the old promise no longer holds.
+        """
+        if rec.state.done or rec.state.visited:
             return None
         w = stop.window
+        promised = (w.start.timestamp(), w.end.timestamp())
+        if rec.sent.get("window") and (rec.promised in (None, promised) or not self._can_update(rec)):
+            return None
         if w.end.timestamp() <= now or w.start.timestamp() - now > self.a.window_lead_hours * 3600:
             return None
-        rec.announced = (w.start.timestamp(), w.end.timestamp())
+        rec.announced = rec.promised = promised
         return self._decide(rec, "window", {"start": self._fmt(w.start.timestamp()), "end": self._fmt(w.end.timestamp())},
                             now, holdable=True)
 

@@ -49,6 +49,7 @@ class StopRecord:
     late_since: float | None = None         # P(late) >= threshold continuously since
     ontime_since: float | None = None       # after a delay message: P(late) low since
     announced: tuple[float, float] | None = None   # the window the customer currently believes (POSIX)
+    promised: tuple[float, float] | None = None    # the manifest's window when we last announced it
     sent: dict[str, int] = field(default_factory=dict)  # kind -> how many of that kind decided
     early_flagged: bool = False
     missed_unwarned: bool = False
@@ -69,8 +70,9 @@ class StopRecord:
         d = json.loads(text)
         d["state"] = StopState(d["state"])
         d["risk"] = Risk(d["risk"])
-        if d.get("announced") is not None:
-            d["announced"] = tuple(d["announced"])
+        for k in ("announced", "promised"):
+            if d.get(k) is not None:
+                d[k] = tuple(d[k])
         return cls(**d)
 
 

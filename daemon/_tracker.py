@@ -76,7 +76,8 @@ class RouteTracker:
             d = self.policy.window(stop, rec, now)
             if d is not None:
                 self._emit(stop, rec, d, now, step)
-                self._set_state(stop, rec, StopState.NOTIFIED, now, step)
+                if rec.state is StopState.PLANNED:
+                    self._set_state(stop, rec, StopState.NOTIFIED, now, step)
             self.book.save(rec)
         return step
 

@@ -145,3 +145,15 @@ def test_honest_window_never_starts_in_the_past():
     now = T0 + 1000
     s, e = honest_window(StopEta("S1", now - 900, now + 60, now + 700, 1.0, 1.0), now)
     assert s <= now < e and s % 900 == 0 and e % 900 == 0
+
+
+def test_a_moved_window_is_announced_again_once():
+    from dataclasses import replace
+    p, rec = Policy(AlertSettings(quiet_hours=None), TZ), StopRecord("S1")
+    assert p.window(STOP, rec, T0).seq == 1
+    assert p.window(STOP, rec, T0 + 10) is None, "same manifest window: nothing new"
+    later = Window(datetime.fromtimestamp(W_START + 3600, timezone.utc), datetime.fromtimestamp(W_END + 3600, timezone.utc))
+    moved = replace(STOP, window=later)
+    d = p.window(moved, rec, T0 + 20)
+    assert (d.kind, d.seq, d.fields) == ("window", 2, {"start": "11:00", "end": "13:00"})
+    assert p.window(moved, rec, T0 + 30) is None
