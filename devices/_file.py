@@ -51,9 +51,15 @@ class FileSource(NmeaLineSource):
     live = False  # a recording's GGA-only epochs must not be dated with today
 
     def __init__(
-        self, path: str | Path, speed: float | None = None, *, decoder: NmeaDecoder | None = None
+        self,
+        path: str | Path,
+        speed: float | None = None,
+        *,
+        decoder: NmeaDecoder | None = None,
+        stale_after_s: float = 5.0,
+        max_speed_mps: float = 90.0,
     ) -> None:
-        super().__init__(decoder)
+        super().__init__(decoder, stale_after_s=stale_after_s, max_speed_mps=max_speed_mps)
         if speed is not None and not speed > 0:
             raise ValueError(f"speed must be > 0, got {speed!r}")
         self.path = path

@@ -17,8 +17,15 @@ from ._source import IDLE_FLUSH_S, NmeaLineSource
 class LineQueueSource(NmeaLineSource):
     """`source.push(payload)` from the MQTT callback; `async for fix in source.fixes()`."""
 
-    def __init__(self, *, maxsize: int = 1000, decoder: NmeaDecoder | None = None) -> None:
-        super().__init__(decoder)
+    def __init__(
+        self,
+        *,
+        maxsize: int = 1000,
+        decoder: NmeaDecoder | None = None,
+        stale_after_s: float = 5.0,
+        max_speed_mps: float = 90.0,
+    ) -> None:
+        super().__init__(decoder, stale_after_s=stale_after_s, max_speed_mps=max_speed_mps)
         self._queue: asyncio.Queue[Fix] = asyncio.Queue(maxsize)
         self._wake = asyncio.Event()  # flush timing restarts on every push
 

@@ -35,10 +35,12 @@ class SerialSource(NmeaLineSource):
         reopen_backoff: tuple[float, float] = (0.5, 30.0),
         decoder: NmeaDecoder | None = None,
         probe_s: float = PROBE_S,
+        stale_after_s: float = 5.0,
+        max_speed_mps: float = 90.0,
     ) -> None:
         """`probe_s`: with baudrate="auto", how long each rate may go without one
         checksum-valid sentence before the next rate is tried."""
-        super().__init__(decoder)
+        super().__init__(decoder, stale_after_s=stale_after_s, max_speed_mps=max_speed_mps)
         self.probe_s = probe_s
         self.device = str(device)
         self.baudrate = baudrate

@@ -48,10 +48,19 @@ class NmeaLineSource:
     #: Live sources date GGA-only streams from the system clock; replays must not.
     live: bool = True
 
-    def __init__(self, decoder: NmeaDecoder | None = None) -> None:
+    def __init__(
+        self,
+        decoder: NmeaDecoder | None = None,
+        *,
+        stale_after_s: float = 5.0,
+        max_speed_mps: float = 90.0,
+    ) -> None:
+        """Pass `stale_after_s`/`max_speed_mps` (config values) rather than a decoder, so a
+        live source keeps its live defaults (date from the clock, rollover repair)."""
         if decoder is None:
-            decoder = (NmeaDecoder(date_hint=utc_today, not_before=LIVE_NOT_BEFORE)
-                       if self.live else NmeaDecoder())
+            live = {"date_hint": utc_today, "not_before": LIVE_NOT_BEFORE} if self.live else {}
+            decoder = NmeaDecoder(stale_after_s=stale_after_s, max_speed_mps=max_speed_mps,
+                                  **live)  # type: ignore[arg-type]
         self.decoder = decoder
         self.status = GpsStatus(stale_after_s=self.decoder.stale_after_s)
         self.status.counters = self.decoder.counters  # one set of numbers, not two

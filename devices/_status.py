@@ -49,12 +49,12 @@ class GpsStatus:
         return time.monotonic() - self.last_fix_monotonic
 
     def to_json(self) -> dict[str, Any]:
-        """The `gps` part of the `status` MQTT payload."""
-        age = self.age_s()
+        """The `gps` part of the `status` MQTT payload (retained). No running age in it:
+        the payload should change when the GPS does, not on every call; `last_fix.time`
+        and the payload's own `ts` give the age."""
         return {
             "state": self.state,
             "last_fix": self.last_fix.to_json() if self.last_fix is not None else None,
-            "age_s": round(age, 3) if age is not None else None,
             "counters": dict(self.counters),
             "detail": self.detail,
         }
