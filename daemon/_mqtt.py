@@ -71,9 +71,12 @@ class EventQueue:
 
 class MqttLink:
     def __init__(self, settings: MqttSettings, vehicle_id: str, conn: sqlite3.Connection, *,
-                 on_message: Handler | None = None, backoff: tuple[float, float] = (1.0, 60.0)) -> None:
+                 on_message: Handler | None = None, backoff: tuple[float, float] = (1.0, 60.0),
+                 nmea_topic: str | None = None) -> None:
         self.s = settings
         self.base = f"{settings.prefix}/{vehicle_id}"
+        # inbound topic -> what it carries; the NMEA topic may be another device's (gps.topic)
+        self.inbound = {self.topic("route"): "route", self.topic("cmd"): "cmd", nmea_topic or self.topic("nmea"): "nmea"}
         self.queue = EventQueue(conn)
         self.on_message = on_message
         self.backoff = backoff
@@ -124,8 +127,8 @@ class MqttLink:
                     self.stats.connects += 1
                     delay = self.backoff[0]
                     log.info("mqtt connected to %s:%s", self.s.host, self.s.port)
-                    for suffix, qos in INBOUND.items():
-                        await client.subscribe(self.topic(suffix), qos=qos)
+                    for topic, kind in self.inbound.items():
+                        await client.subscribe(topic, qos=INBOUND[kind])
                     self._dirty.update(self._retained)   # refresh retained state first
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._reader(client), name="mqtt-reader")
@@ -143,7 +146,9 @@ class MqttLink:
     async def _reader(self, client: aiomqtt.Client) -> None:
         async for msg in client.messages:
             self.heartbeat = time.monotonic()
-            suffix = str(msg.topic).rsplit("/", 1)[-1]
+            suffix = self.inbound.get(str(msg.topic))
+            if suffix is None:
+                continue
             payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload or "").encode()
             if len(payload) > MAX_INBOUND_BYTES:
                 self.event({"type": "input_rejected", "ts": iso(time.time()), "topic": suffix,
