@@ -132,9 +132,7 @@ class GpsdSource:
             return None
         alt = _num(tpv.get("altMSL", tpv.get("alt")))
         speed, course = _num(tpv.get("speed")), _num(tpv.get("track"))
-        hdop, used = _num(self._sky.get("hdop")), self._sky.get("uSat")
-        if isinstance(used, bool):
-            used = None
+        hdop, used = _num(self._sky.get("hdop")), _used_satellites(self._sky)
         status = tpv.get("status", 1)
         quality = _STATUS_QUALITY.get(status, Quality.GPS) if isinstance(status, int) else None
         fix = Fix(
@@ -142,13 +140,24 @@ class GpsdSource:
             speed=speed if speed is not None and speed >= 0 else None,
             course=course % 360.0 if course is not None else None,
             mode=FixMode(mode), quality=quality,
-            sats=used if isinstance(used, int) and used >= 0 else None,
+            sats=used if used is not None and used >= 0 else None,
             hdop=hdop if hdop is not None and hdop > 0 else None,
             eph=None,  # gpsd's eph is a DOP-based guess of unstated certainty, not GST's 1-sigma
         )
         if self._gate.check(fix) is not None:  # counted by the gate
             return None
         return fix
+
+
+def _used_satellites(sky: dict[str, Any]) -> int | None:
+    """SKY's `uSat`, or (gpsd before 3.20) the satellites flagged `used`."""
+    used = sky.get("uSat")
+    if isinstance(used, int) and not isinstance(used, bool):
+        return used
+    sats = sky.get("satellites")
+    if isinstance(sats, list):
+        return sum(1 for sat in sats if isinstance(sat, dict) and sat.get("used") is True)
+    return None
 
 
 def _num(value: Any) -> float | None:

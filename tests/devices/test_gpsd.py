@@ -113,3 +113,35 @@ def test_hostile_json_from_gpsd_is_counted_not_raised() -> None:
 
     source = asyncio.run(main())
     assert source.counters["gpsd_bad_json"] >= 2
+
+
+async def serve_once(payload: bytes) -> tuple[asyncio.AbstractServer, int]:
+    """A one-shot TCP server that answers our ?WATCH with `payload` (gpsd-shaped JSON)."""
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.write(payload)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def test_sky_report_gives_satellites_and_hdop_to_the_next_fix() -> None:
+    """Older gpsd (no uSat): satellites flagged "used" are counted."""
+    async def main() -> Fix:
+        server, port = await serve_once(
+            b'{"class":"WATCH"}\n'
+            b'{"class":"SKY","hdop":0.8,"satellites":[{"PRN":1,"used":true},'
+            b'{"PRN":2,"used":false}]}\n'
+            b'{"class":"TPV","mode":3,"lat":1.0,"lon":2.0,"time":"2026-11-23T10:00:00Z",'
+            b'"altMSL":12.5,"speed":3.0,"track":370.0,"status":2}\n')
+        it = GpsdSource("127.0.0.1", port).fixes()
+        fix = await asyncio.wait_for(anext(it), WAIT)
+        await it.aclose()
+        server.close()
+        return fix
+
+    fix = asyncio.run(main())
+    assert fix.sats == 1 and fix.hdop == 0.8 and fix.alt == 12.5 and fix.speed == 3.0
+    assert fix.course == 10.0 and fix.quality is not None and fix.quality.name == "DGPS"
