@@ -25,6 +25,7 @@ S_S, S_V, S_P00, S_P01, S_P11, S_T, S_INIT, S_OFF_SINCE, S_OFF, S_DIST, S_MX, S_
 O_P10, O_P50, O_P90, O_PLATE, O_REM, N_OUT = range(6)
 
 Z90 = 1.2815515655446004  # standard normal quantile at 0.9
+FADE_CUTOFF = 20.0  # live ratio's near-term weight is exp(-x/decay); beyond 20 decays it is 0
 
 
 def new_state() -> np.ndarray:
@@ -298,15 +299,26 @@ def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_r
     i = stretch_of(edges, s0)
     a = s0
     j = 0
+    # time-of-day bucket, recomputed only when the nominal clock crosses a bucket boundary
+    tb = prm[P_TOD_BUCKET]
+    clock0 = t0 + prm[P_UTC_OFFSET]
+    bstart = math.floor(clock0 / tb)
+    bucket = int(bstart % n_tod)
+    bnext = (bstart + 1.0) * tb
+    xcut = FADE_CUTOFF * decay
     while j < n_rem:
         b = edges[i + 1]
         if i == k_n - 1:
             b = max(b, stop_s[rem_idx[n_rem - 1]])
-        bucket = int(math.floor((t0 + prm[P_UTC_OFFSET] + t1) / prm[P_TOD_BUCKET]) % n_tod)
+        if clock0 + t1 >= bnext:
+            bstart = math.floor((clock0 + t1) / tb)
+            bucket = int(bstart % n_tod)
+            bnext = (bstart + 1.0) * tb
         vp = vprof[i, bucket]
         cv = cvprof[i, bucket]
         xm = 0.5 * (a + b) - s0
-        f = 1.0 + (ratio - 1.0) * (rwf + (rw - rwf) * math.exp(-xm / decay))
+        fade = math.exp(-xm / decay) if xm < xcut else 0.0
+        f = 1.0 + (ratio - 1.0) * (rwf + (rw - rwf) * fade)
         v = vp * f
         if v < vfloor:
             v = vfloor

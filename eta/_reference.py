@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ._kernels import (N_OUT, O_P10, O_P50, O_P90, O_PLATE, O_REM, S_DIST, S_INIT, S_MX, S_MY,
-                       S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO, S_REJ, S_S, S_T, S_V, Z90)
+                       S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO, S_REJ, S_S, S_T, S_V, Z90, FADE_CUTOFF)
 from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
                       P_RATIO_MIN, P_RATIO_WEIGHT, P_RATIO_WEIGHT_FAR, P_REACQ_PRIOR, P_RHO,
@@ -159,8 +159,8 @@ def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, t0,
     bucket = (np.floor((t0 + prm[P_UTC_OFFSET] + t1) / prm[P_TOD_BUCKET]) % vprof.shape[1]).astype(np.int64)
     vp, cv = vprof[idx, bucket], cvprof[idx, bucket]
     xm = 0.5 * (a + b) - s0
-    f = 1.0 + (ratio - 1.0) * (prm[P_RATIO_WEIGHT_FAR]
-                               + (prm[P_RATIO_WEIGHT] - prm[P_RATIO_WEIGHT_FAR]) * np.exp(-xm / prm[P_LIVE_DECAY]))
+    fade = np.where(xm < FADE_CUTOFF * prm[P_LIVE_DECAY], np.exp(-xm / prm[P_LIVE_DECAY]), 0.0)
+    f = 1.0 + (ratio - 1.0) * (prm[P_RATIO_WEIGHT_FAR] + (prm[P_RATIO_WEIGHT] - prm[P_RATIO_WEIGHT_FAR]) * fade)
     pace = 1.0 / np.maximum(vp * f, prm[P_V_FLOOR])
     tau = np.maximum(length * pace, 0.0)
     sg = cv * tau

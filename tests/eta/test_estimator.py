@@ -172,3 +172,9 @@ def test_distance_to_stop_is_straight_line_metres():
     est = Estimator(route(straight(), [stop("A", 1000.0, 0.0)]))
     assert est.distance_to_stop(fix(0, 1030.0, 40.0), "A") == pytest.approx(50.0, abs=0.1)
     assert est.stop_chainage("A") == pytest.approx(1000.0, abs=1.0)
+
+
+def test_warm_kernels_runs_every_kernel_and_reports_seconds():
+    from forewarn.eta import warm_kernels
+    secs = warm_kernels()
+    assert isinstance(secs, float) and secs >= 0.0
