@@ -274,6 +274,10 @@ class Daemon:
         raise _Shutdown
 
     # -- lifecycle ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        """What SIGTERM does: finish in-flight work and return from run()."""
+        self._stop.set()
+
     def reload(self) -> None:
         """SIGHUP: new config and route files; a bad config is refused and the old one runs on."""
         self.sd.reloading()
@@ -300,7 +304,7 @@ class Daemon:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop.set)
+            loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.sd.status("warming ETA kernels")
         secs = await asyncio.to_thread(warm_kernels)

@@ -1,0 +1,47 @@
+"""GPS from MQTT: raw NMEA lines, many per message, on <prefix>/<vehicle>/nmea (gps.source = "mqtt")."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiomqtt
+
+from forewarn.config import load_settings
+from forewarn.daemon._runtime import Daemon, Hooks
+
+from .helpers import DRIVE, write_config
+
+
+def test_nmea_over_mqtt_drives_the_tracker(tmp_path, broker, unique_prefix):
+    config = write_config(tmp_path, broker_url=broker.url, prefix=unique_prefix)
+    text = config.read_text().replace('source = "file"', 'source = "mqtt"')
+    config.write_text(text)
+    base = f"{unique_prefix}/demo-truck"
+    lines = DRIVE.read_bytes().splitlines()
+    seen: list[dict] = []
+    arrived = asyncio.Event()
+
+    def on_event(ev: dict) -> None:
+        seen.append(ev)
+        if ev["type"] == "arrival" and ev["stop_id"] == "S1":
+            arrived.set()
+
+    async def scenario() -> None:
+        daemon = Daemon(load_settings(config), hooks=Hooks(on_event=on_event))
+        run = asyncio.create_task(daemon.run())
+        async with asyncio.timeout(60):
+            while not (daemon.link and daemon.link.stats.connected):
+                await asyncio.sleep(0.05)
+        async with aiomqtt.Client(broker.host, broker.port) as pub:
+            for i in range(0, len(lines), 40):      # ~6 epochs per message, as a forwarder would batch
+                await pub.publish(f"{base}/nmea", b"\r\n".join(lines[i:i + 40]), qos=1)
+                if arrived.is_set():
+                    break
+                await asyncio.sleep(0)
+            await asyncio.wait_for(arrived.wait(), timeout=60)
+        daemon.stop()
+        assert await asyncio.wait_for(run, timeout=15) == 0
+
+    asyncio.run(scenario())
+    assert any(e["type"] == "arrival" and e["stop_id"] == "S1" for e in seen)
+    assert json.dumps(seen)  # every event is plain JSON
