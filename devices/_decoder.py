@@ -28,7 +28,8 @@ from ._frame import frame
 from ._gate import FixGate
 
 _PAD = [""] * 24
-_SAME_EPOCH_S = 0.001        # time-of-day equality, allowing float noise
+_SAME_EPOCH_S = 0.01         # same instant: float noise, and GLL stamped 200619.295 beside
+                             # GGA/RMC 200619.30 (Magellan eXplorist); 100 Hz would need less
 _HALF_DAY_S = 43_200.0
 _GPS_WEEK_ERA = timedelta(weeks=1024)
 
@@ -125,16 +126,19 @@ class NmeaDecoder:
                 cur.emitted = True
                 self._complete(cur, out)
 
-    def _epoch_for(self, tod: float, out: list[Fix]) -> Epoch:
-        """The epoch a position sentence at `tod` belongs to, completing the previous one."""
+    def _epoch_for(self, tod: float, out: list[Fix], *, primary: bool = True) -> Epoch:
+        """The epoch a position sentence at `tod` belongs to, completing the previous one.
+        `primary` (RMC/GGA/GNS) times win over GLL's when they differ by a few ms."""
         cur = self._cur
         if cur is not None and abs(cur.tod - tod) < _SAME_EPOCH_S:
+            if primary and not cur.primary_time:
+                cur.tod, cur.primary_time = tod, True
             return cur
         if cur is not None:
             self._learn_end_of_cycle(cur)
             if not cur.emitted:
                 self._complete(cur, out)
-        self._cur = Epoch(tod)
+        self._cur = Epoch(tod, primary_time=primary)
         return self._cur
 
     def _learn_end_of_cycle(self, done: Epoch) -> None:
@@ -215,7 +219,7 @@ class NmeaDecoder:
         if tod is None:
             self._untimed(d[5] == "V")
             return
-        ep = self._epoch_for(tod, out)
+        ep = self._epoch_for(tod, out, primary=False)
         if d[5] != "A" or d[6] == "N":
             ep.invalid = ep.invalid or ep.lat is None
             return

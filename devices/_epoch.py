@@ -28,6 +28,7 @@ class Epoch:
     """Mutable accumulator; becomes a `Fix` when the epoch is complete."""
 
     tod: float                      # seconds since UTC midnight
+    primary_time: bool = True       # tod came from RMC/GGA/GNS, not GLL
     lat: float | None = None
     lon: float | None = None
     pos_rank: int = -1

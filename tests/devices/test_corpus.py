@@ -120,17 +120,25 @@ def test_fixes_agree_with_gpsd_expected_output(path: Path) -> None:
             pytest.fail(f"unknown explanation kind {explained.kind}")
 
 
-def test_the_oracle_covers_most_of_what_gpsd_reports() -> None:
-    """Across the corpus we report (nearly) every epoch gpsd reports."""
-    gpsd_total = common = 0
+#: Epochs gpsd reports that we do not, by capture, with the reason.
+NOT_REPORTED = {
+    # Three captures joined: time jumps back 15:25 -> 14:33. The plausibility gate drops
+    # the first two epochs of the new timeline and believes the third (resync).
+    "bt451.log": 2,
+    # GLL stamped 3-5 ms off the GGA/RMC of the same instant (200620.303 vs 200620.30):
+    # gpsd reports both instants, we merge them into one fix at the GGA/RMC time.
+    "eXplorist210.log": 3,
+}
+
+
+def test_we_report_every_epoch_gpsd_reports_except_the_named_ones() -> None:
     for path in GPSD_LOGS:
         oracle = gpsd_oracle(path.with_name(path.name + ".chk"))
         if EXPLAINED.get(path.name, Explained("", "")).kind == "gpsd_era_later":
             oracle = {t - timedelta(weeks=1024): v for t, v in oracle.items()}
         fixes, _ = decode(path)
-        gpsd_total += len(oracle)
-        common += len({f.time for f in fixes} & set(oracle))
-    assert common >= 0.99 * gpsd_total, (common, gpsd_total)
+        missing = set(oracle) - {f.time for f in fixes}
+        assert len(missing) == NOT_REPORTED.get(path.name, 0), (path.name, sorted(missing))
 
 
 def test_the_garbage_sample_is_counted_by_reason() -> None:

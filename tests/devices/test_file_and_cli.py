@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -91,3 +92,14 @@ def test_replay_from_a_live_stdin_pipe_does_not_wait_for_eof() -> None:
 
     got = asyncio.run(main())
     assert [g["time"] for g in got] == [f"2026-11-23T10:00:0{i}Z" for i in range(4)]
+
+
+def test_decode_reads_stdin_with_dash() -> None:
+    log = DATA / "gpsd" / "nl2008u.log"
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from forewarn.devices import decode_main; "
+         "sys.exit(decode_main('-', sys.stdout, sys.stderr))"],
+        stdin=log.open("rb"), capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0
+    assert len(proc.stdout.splitlines()) == 9
+    assert json.loads(proc.stderr)["fixes"] == 9

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 from forewarn.devices import GpsStatus, LineQueueSource
 from tests.devices.nmea import T0, drive, epoch, sentence
@@ -47,14 +44,3 @@ def test_status_counters_are_the_decoders_counters() -> None:
     source.push(b"$GPGGA,1*00\n\xff\xfe\n")
     assert source.status.counters is source.decoder.counters
     assert isinstance(source.status, GpsStatus) and source.status.counters["garbage"] == 1
-
-
-def test_decode_reads_stdin_with_dash() -> None:
-    log = Path(__file__).parent.parent / "data" / "gpsd" / "nl2008u.log"
-    proc = subprocess.run(
-        [sys.executable, "-c", "import sys; from forewarn.devices import decode_main; "
-         "sys.exit(decode_main('-', sys.stdout, sys.stderr))"],
-        stdin=log.open("rb"), capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 0
-    assert len(proc.stdout.splitlines()) == 9
-    assert json.loads(proc.stderr)["fixes"] == 9
