@@ -36,7 +36,10 @@ class _Narrator:
         self.sent: list[dict] = []
 
     def clock(self) -> str:
-        t = self.daemon.now() if self.daemon else 0.0
+        if self.daemon is None or self.daemon.tracker is None or self.daemon.last_fix_time is None:
+            return "--:--:--"        # before the drive's first fix there is no log time yet
+        self.tz = self.daemon.tracker.tz
+        t = self.daemon.now()
         return datetime.fromtimestamp(t, tz=timezone.utc).astimezone(self.tz).strftime("%H:%M:%S")
 
     def on_step(self, step: Step, tracker: RouteTracker) -> None:

@@ -98,6 +98,10 @@ class Daemon:
         self._last_fix_t: float | None = None
         self._tick_beat = time.monotonic()
 
+    @property
+    def last_fix_time(self) -> float | None:
+        return self._last_fix_t
+
     # -- time --------------------------------------------------------------------------------
     def now(self) -> float:
         """Wall time live; log time when replaying a file (so the demo's messages go out in log time)."""
