@@ -33,7 +33,7 @@ class Framed(NamedTuple):
     """
 
     sentence: str | None
-    address: str  # talker + type, e.g. "GNRMC" ("" when there is none)
+    address: str  # talker + type, e.g. "GNRMC" ("" when none; "GPGSV/last" ends a group)
     reason: str | None
 
 
@@ -84,4 +84,15 @@ def _unused(tail: bytes) -> Framed:
         return Framed(None, "", "truncated")
     if not tail.isascii():
         return Framed(None, "", "garbage")
-    return Framed(None, tail[1:6].decode("ascii"), "unsupported")
+    address = tail[1:6].decode("ascii")
+    if address[2:] == "GSV" and _ends_gsv_group(tail):
+        # The number of GSV messages changes with the satellites in view; "the last GSV of
+        # the group" is a stable end-of-cycle marker where "the 3rd GPGSV" is not.
+        address += "/last"
+    return Framed(None, address, "unsupported")
+
+
+def _ends_gsv_group(tail: bytes) -> bool:
+    """`$GPGSV,3,3,…`: message number equals message count."""
+    fields = tail.split(b",", 3)
+    return len(fields) > 3 and fields[1] == fields[2]

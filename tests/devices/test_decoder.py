@@ -187,3 +187,18 @@ def test_rollover_repair_never_dates_a_fix_in_the_future() -> None:
     fixes, dec = decode(epoch(old, 1.0, 1.0), not_before=date(2026, 1, 1),
                         date_hint=lambda: date(2026, 11, 23))
     assert fixes[0].time == old and dec.counters["old_date_kept"] == 1
+
+
+def test_end_of_cycle_is_learned_even_when_the_number_of_gsv_messages_varies() -> None:
+    def gsv(talker: str, n: int) -> list[str]:
+        return [sentence(f"{talker}GSV", str(n), str(i), "09", "01", "40", "083", "46")
+                for i in range(1, n + 1)]
+
+    dec = NmeaDecoder()
+    emitted_after_gsv_group = 0
+    for i in range(6):
+        for line in epoch(T0 + timedelta(seconds=i), 1.0, 1.0) + gsv("GP", 3 + i % 2):
+            if dec.feed(line) and "GSV" in line:
+                emitted_after_gsv_group += 1
+    # learned after two epochs; then every epoch completes on its last GSV, not 1 s later
+    assert emitted_after_gsv_group >= 3 and dec.flush() == []
