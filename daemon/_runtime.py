@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -35,6 +36,9 @@ from ._tracker import RouteTracker, Step
 log = logging.getLogger("forewarn.daemon")
 
 TICK_S = 1.0
+# event types whose counts the retained `status` carries: what a dispatcher checks at a glance
+STATUS_COUNTERS = ("alert_sent", "alert_failed", "alert_undelivered", "missed_unwarned", "route_rejected",
+                   "input_rejected", "config_rejected")
 SHUTDOWN_BUDGET_S = 8.0   # systemd's default stop timeout is 90 s; we promise 10
 
 
@@ -92,6 +96,7 @@ class Daemon:
         self.history = TravelHistory.load(self.conn)
         self.tracker: RouteTracker | None = None
         self._route_files: dict[Path, float] = {}
+        self.counters: Counter[str] = Counter()
         self._stop = asyncio.Event()
         self._eof = asyncio.Event()
         self._last_fix_wall = 0.0
@@ -112,6 +117,7 @@ class Daemon:
 
     # -- events and publishing ---------------------------------------------------------------
     def emit(self, event: dict) -> None:
+        self.counters[event["type"]] += 1
         ev = {"ts": iso(self.now()), "vehicle": self.settings.vehicle.id, **event}
         if self.tracker is not None and "route_id" not in ev:
             ev["route_id"] = self.tracker.route.route_id
@@ -129,7 +135,8 @@ class Daemon:
                 "route_id": self.tracker.route.route_id if self.tracker else None,
                 "gps": self.source.status.to_json(),
                 "queue_depth": self.link.queue_depth() if self.link else 0,
-                "state_store": self.state.describe()}
+                "state_store": self.state.describe(),
+                "counters": {k: self.counters[k] for k in STATUS_COUNTERS if self.counters[k]}}
 
     def _publish_step(self, step: Step, fix: Fix | None) -> None:
         for ev in step.events:

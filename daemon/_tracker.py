@@ -45,6 +45,8 @@ class RouteTracker:
         self.book = StopBook(conn, route.route_id, [s.id for s in route.stops])
         self.book.reconcile_with_outbox([r.key for r in outbox.rows(route.route_id)])
         self.last_estimate: Estimate | None = None
+        self.last_fix_t: float | None = None
+        self.out_of_order = 0
         self.started = False
 
     def set_alerts(self, alerts: AlertSettings) -> None:
@@ -84,6 +86,12 @@ class RouteTracker:
     def on_fix(self, fix: Fix) -> Step:
         now = fix.t
         step = Step(None)
+        if self.last_fix_t is not None and now <= self.last_fix_t:
+            # late or replayed fixes (a forwarder's buffer after an outage) must not rewind stops
+            # or re-trigger events (traccar-web #1090): the newest fix wins
+            self.out_of_order += 1
+            return step
+        self.last_fix_t = now
         if not self.started:
             self._merge(step, self.start(now))
         self._detect_arrivals(fix, now, step)

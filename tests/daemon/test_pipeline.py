@@ -104,3 +104,22 @@ def test_dispatcher_sees_retained_eta_and_every_event(tmp_path, twilio_server, b
     assert i_risk < i_delay
     seqs = [e["seq"] for e in seen]
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)), "events arrive in order, none twice"
+
+
+def test_out_of_order_fixes_do_not_rewind_the_route(tmp_path):
+    """A forwarder's buffer replayed after an outage: older fixes are ignored, not re-judged."""
+    from forewarn.config import AlertSettings
+    from forewarn.daemon._tracker import RouteTracker
+    from forewarn.daemon.outbox import Outbox
+    from forewarn.daemon.store import open_db
+    from forewarn.config import load_route
+    from forewarn.devices import iter_fixes
+
+    from .helpers import DRIVE, ROUTE
+    conn = open_db(":memory:")
+    tracker = RouteTracker(load_route(ROUTE), AlertSettings(arrival_dwell_s=8, sustain_s=20), Outbox(conn), conn=conn)
+    fixes = list(iter_fixes(DRIVE.open("rb")))
+    events = [e for f in fixes for e in tracker.on_fix(f).events]
+    replayed = [e for f in fixes[100:300] for e in tracker.on_fix(f).events]
+    assert replayed == [] and tracker.out_of_order == 200
+    assert sum(1 for e in events if e["type"] == "arrival") == 3
