@@ -96,6 +96,7 @@ class Daemon:
         self.history = TravelHistory.load(self.conn)
         self.tracker: RouteTracker | None = None
         self._route_files: dict[Path, float] = {}
+        self._routes_dir_missing = False
         self.counters: Counter[str] = Counter()
         self._stop = asyncio.Event()
         self._eof = asyncio.Event()
@@ -178,6 +179,12 @@ class Daemon:
         d = self.settings.routes.dir
         if not d:
             return
+        if not Path(d).is_dir():
+            if not self._routes_dir_missing:
+                log.warning("routes dir %s does not exist (yet): waiting for it, and for the MQTT route topic", d)
+            self._routes_dir_missing = True
+            return
+        self._routes_dir_missing = False
         for path in sorted(Path(d).glob("*.json")):
             try:
                 mtime = path.stat().st_mtime
