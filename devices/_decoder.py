@@ -131,7 +131,13 @@ class NmeaDecoder:
         `primary` (RMC/GGA/GNS) times win over GLL's when they differ by a few ms."""
         cur = self._cur
         if cur is not None and abs(cur.tod - tod) < _SAME_EPOCH_S:
-            if primary and not cur.primary_time:
+            if cur.emitted:
+                # A position sentence after the learned end of cycle: the marker was wrong
+                # (the receiver changed its order). Count it and learn again.
+                self.counters["after_end_of_cycle"] += 1
+                self._ender = self._ender_candidate = None
+                self._ender_address, self._ender_count = "", 0
+            elif primary and not cur.primary_time:
                 cur.tod, cur.primary_time = tod, True
             return cur
         if cur is not None:

@@ -202,3 +202,15 @@ def test_end_of_cycle_is_learned_even_when_the_number_of_gsv_messages_varies() -
                 emitted_after_gsv_group += 1
     # learned after two epochs; then every epoch completes on its last GSV, not 1 s later
     assert emitted_after_gsv_group >= 3 and dec.flush() == []
+
+
+def test_a_wrongly_learned_end_of_cycle_is_counted_and_unlearned() -> None:
+    dec = NmeaDecoder()
+    lines = drive(T0, 3)                       # GGA, GSA, RMC: RMC learned as the end
+    gga, gsa, rmc = epoch(T0 + timedelta(seconds=3), 51.24, 6.74 + 40 / 69_800)
+    fixes = [f for ln in lines + [rmc, gga, gsa] for f in dec.feed(ln)]  # order changes
+    assert dec.counters["after_end_of_cycle"] == 1
+    assert len(fixes) == 4 and fixes[-1].alt is None   # emitted on RMC, before its GGA
+    more = drive(T0 + timedelta(seconds=4), 3, lon=6.74 + 80 / 69_800)
+    fixes = [f for ln in more for f in dec.feed(ln)] + dec.flush()
+    assert len(fixes) == 3 and all(f.alt == 100.0 for f in fixes)
