@@ -17,7 +17,14 @@ class PtyReceiver:
         self._slave = slave
 
     def send(self, lines: list[str]) -> None:
-        os.write(self.master, "".join(ln + "\r\n" for ln in lines).encode())
+        self.send_bytes("".join(ln + "\r\n" for ln in lines).encode())
+
+    def send_bytes(self, data: bytes) -> None:
+        """Blocking write of all of `data` (the pty buffer holds a few KiB: call it from a
+        thread when the reader runs on the same event loop and data is large)."""
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.master, view):]
 
     def unplug(self) -> None:
         """Hang up: the reader sees EIO, as when a USB receiver is pulled."""

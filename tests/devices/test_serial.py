@@ -27,13 +27,6 @@ async def wait_until(cond, timeout: float = WAIT) -> None:  # type: ignore[no-un
         await asyncio.sleep(0.01)
 
 
-def write_all(fd: int, data: bytes) -> None:
-    """Blocking write of everything (a pty buffer holds only a few KiB at a time)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 class Pump:
     """Runs `source.fixes()` in a task and hands fixes over through a queue."""
 
@@ -167,7 +160,7 @@ def test_a_real_drive_through_a_pty_gives_the_same_fixes_as_decoding_the_file() 
         source = SerialSource(gps.slave_path, 9600, reopen_backoff=(0.05, 0.2))
         pump = Pump(source)
         await asyncio.wait_for(source.opened.wait(), WAIT)
-        writer = asyncio.create_task(asyncio.to_thread(write_all, gps.master, data))
+        writer = asyncio.create_task(asyncio.to_thread(gps.send_bytes, data))
         fixes = await pump.get(len(expected))
         await writer
         await pump.stop()
