@@ -79,7 +79,7 @@ class FileSource(NmeaLineSource):
         last_data_t: float | None = None
         carry = b""
         try:
-            while chunk := await asyncio.to_thread(_read_chunk, stream):
+            while chunk := await self._read(stream):
                 lines, carry = split_chunk(carry, chunk)
                 for line in lines:
                     for fix in self._decode(line):
@@ -93,6 +93,16 @@ class FileSource(NmeaLineSource):
             if stream is not sys.stdin.buffer:
                 stream.close()
             self.status.device_present = False
+
+    async def _read(self, stream: BinaryIO) -> bytes:
+        """The next chunk, or b"" (end) when the read fails, counted: a replay of a file on
+        a failing SD card ends with a reason instead of an exception."""
+        try:
+            return await asyncio.to_thread(_read_chunk, stream)
+        except (OSError, ValueError) as exc:
+            self.status.counters["read_failed"] += 1
+            self.status.detail = f"read {self.path}: {exc}"
+            return b""
 
     async def _pace(
         self,

@@ -103,3 +103,13 @@ def test_decode_reads_stdin_with_dash() -> None:
     assert proc.returncode == 0
     assert len(proc.stdout.splitlines()) == 9
     assert json.loads(proc.stderr)["fixes"] == 9
+
+
+def test_a_directory_or_unreadable_path_ends_the_replay_with_a_reason(tmp_path: Path) -> None:
+    source = FileSource(tmp_path)             # a directory: open() itself fails
+    fixes, _ = asyncio.run(collect(source))
+    assert fixes == [] and source.status.counters["open_failed"] == 1
+    if Path("/proc/self/mem").exists():       # opens, but reading at offset 0 fails (EIO)
+        source = FileSource("/proc/self/mem")
+        fixes, _ = asyncio.run(collect(source))
+        assert fixes == [] and source.status.counters["read_failed"] == 1
