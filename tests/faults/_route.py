@@ -1,0 +1,103 @@
+"""Running the bundled route to its end and judging what the customers got.
+
+Shared by the fault tests: "exactly the messages an undisturbed run sends, each once" is
+the promise every fault must keep.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from pathlib import Path
+
+from tests.daemon.helpers import DRIVE, write_config
+from tests.fakes.twilio import FakeTwilio, _Handler, _Server
+
+from ._drive import at_end
+from ._proc import Daemon
+from ._state import outbox
+from ._wait import poll_until
+from ._watch import Watcher
+
+FINAL = ("sent", "failed", "discarded")
+
+
+def config_with_drive(tmp: Path, fake: FakeTwilio | None, broker, prefix: str, speed: float, **kw) -> Path:
+    """write_config, but replaying `tmp/drive.nmea` (see _drive.write_rest) instead of the bundled file."""
+    config = write_config(tmp, twilio=fake, broker_url=broker.url, prefix=prefix, speed=speed, **kw)
+    config.write_text(config.read_text().replace(f'path = "{DRIVE}"', f'path = "{tmp / "drive.nmea"}"'))
+    return config
+
+
+def finish_route(daemon: Daemon, watcher: Watcher, state: Path, epochs: int, timeout: float = 90) -> None:
+    """Wait until the daemon replayed the `epochs` left of the drive and every message is
+    settled; then stop it with SIGTERM, which must exit 0."""
+    before = len(watcher.of("position"))
+    assert daemon.wait_for_line("running for vehicle", 60), daemon.output()[-3000:]
+    if epochs:
+        assert watcher.wait(lambda w: len(w.of("position")) > before and at_end(w.last("position")), timeout), \
+            daemon.output()[-3000:]
+    settled = lambda: all(s in FINAL for s in outbox(state).values())  # noqa: E731
+    assert poll_until(settled, 30), outbox(state)
+    code, took = daemon.terminate()
+    assert code == 0 and took < 10, daemon.output()[-3000:]
+
+
+def sent_keys(state: Path) -> set[str]:
+    return {k for k, s in outbox(state).items() if s == "sent"}
+
+
+def posts(fake: FakeTwilio) -> list[tuple[str, str]]:
+    """Every send request the provider got: (to, text or TwiML)."""
+    return [(r.form["To"], r.form.get("Body") or r.form.get("Twiml", "")) for r in
+            fake.posts("Messages") + fake.posts("Calls")]
+
+
+def sent_twice(fake: FakeTwilio) -> list[tuple[str, str]]:
+    return [p for p, n in Counter(posts(fake)).items() if n > 1]
+
+
+def outbox_sids(state: Path) -> set[str]:
+    db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
+    try:
+        return {s for (s,) in db.execute("SELECT sid FROM outbox WHERE sid IS NOT NULL")}
+    finally:
+        db.close()
+
+
+def provider_sids(fake: FakeTwilio) -> set[str]:
+    return {r["sid"] for res in ("Messages", "Calls") for r in fake.created(res)}
+
+
+class SecondTwilio:
+    """Another fake Twilio (the fixture gives one per test): a reference run's own log."""
+
+    def __enter__(self) -> FakeTwilio:
+        self.srv = _Server(("127.0.0.1", 0), _Handler)
+        self.srv.fake = FakeTwilio()
+        self.srv.fake.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
+        threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        return self.srv.fake
+
+    def __exit__(self, *exc) -> None:
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def reference_run(tmp: Path, broker, prefix: str, speed: float) -> set[str]:
+    """One undisturbed run of the whole route on a fresh state file: the outbox keys it sent."""
+    from ._drive import write_rest
+    tmp.mkdir(parents=True, exist_ok=True)
+    with SecondTwilio() as fake:
+        config = config_with_drive(tmp, fake, broker, prefix, speed)
+        epochs = write_rest(tmp / "drive.nmea", None)
+        watcher = Watcher(broker.host, broker.port, f"{prefix}/demo-truck", suffixes=("position",))
+        daemon = Daemon(config).start()
+        try:
+            finish_route(daemon, watcher, tmp / "state.db", epochs)
+        finally:
+            daemon.stop()
+            watcher.close()
+        sent = sent_keys(tmp / "state.db")
+        assert sent and len(posts(fake)) == len(sent) and not sent_twice(fake)
+    return sent

@@ -1,0 +1,56 @@
+"""The state file's disk fills up mid-route, then space comes back (issue 6).
+
+The daemon must say so loudly (a CRITICAL log line; `state_store.ok = false` on the
+retained `status` topic), keep serving from an in-memory copy (customers still get their
+messages, none twice), and write that copy back into the file once writes succeed again.
+"""
+from __future__ import annotations
+
+from ._drive import write_rest
+from ._route import config_with_drive, finish_route, outbox_sids, posts, provider_sids, sent_keys, sent_twice
+from ._state import integrity
+from ._watch import Watcher
+
+SPEED = 40.0    # the drive in ~15 s: long enough to be full for a while and recover before the end
+
+
+def _store_ok(w: Watcher) -> bool | None:
+    st = w.last("status")
+    return None if st is None else st.get("state_store", {}).get("ok")
+
+
+def test_disk_full_mid_route_runs_on_memory_and_recovers(tmp_path, full_disk, twilio_server, broker, unique_prefix,
+                                                          spawn, reference_sent):
+    config = config_with_drive(tmp_path, twilio_server, broker, unique_prefix, SPEED)
+    state = full_disk.dir / "state.db"
+    config.write_text(config.read_text().replace(f'path = "{tmp_path / "state.db"}"', f'path = "{state}"'))
+    epochs = write_rest(tmp_path / "drive.nmea", None)
+    watcher = Watcher(broker.host, broker.port, f"{unique_prefix}/demo-truck", suffixes=("status", "position", "events"))
+    try:
+        daemon = spawn(config)
+        assert daemon.wait_for_line("running for vehicle", 60), daemon.output()[-3000:]
+        # early, while SQLite's WAL is still short: a long WAL is recycled in place after each
+        # checkpoint and would take writes into a full disk for a while (true, but slow to test)
+        full_disk.fill(daemon.pid)
+        assert daemon.wait_for_line(lambda ln: "CRITICAL" in ln and "REFUSES WRITES" in ln, 30), daemon.output()[-3000:]
+        assert watcher.wait(lambda w: _store_ok(w) is False, 10), watcher.last("status")
+        status = watcher.last("status")["state_store"]
+        assert status["mode"] == "memory" and status["error"], status
+        # customers are still served while the file is out
+        sent_before = len(posts(twilio_server))
+        assert twilio_server.wait_for(lambda f: len(f.posts("Messages")) + len(f.posts("Calls")) > sent_before, 30), \
+            daemon.output()[-3000:]
+        assert daemon.alive()
+
+        full_disk.free(daemon.pid)
+        assert daemon.wait_for_line("takes writes again", 30), daemon.output()[-3000:]
+        assert watcher.wait(lambda w: _store_ok(w) is True, 10), watcher.last("status")
+        finish_route(daemon, watcher, state, epochs)
+    finally:
+        watcher.close()
+
+    assert integrity(state) == "ok"
+    assert not sent_twice(twilio_server), sent_twice(twilio_server)
+    got = sent_keys(state)   # the file, after the copy-back, knows every message sent from memory
+    assert got == reference_sent, f"missing {sorted(reference_sent - got)}, extra {sorted(got - reference_sent)}"
+    assert outbox_sids(state) == provider_sids(twilio_server)
