@@ -36,6 +36,7 @@ from ._tracker import RouteTracker, Step
 log = logging.getLogger("forewarn.daemon")
 
 TICK_S = 1.0
+STATUS_EVERY_S = 30.0
 # event types whose counts the retained `status` carries: what a dispatcher checks at a glance
 STATUS_COUNTERS = ("alert_sent", "alert_failed", "alert_undelivered", "missed_unwarned", "route_rejected",
                    "input_rejected", "config_rejected")
@@ -55,15 +56,16 @@ class Hooks:
 def make_source(settings: Settings) -> GpsSource:
     g = settings.gps
     if g.source == "serial":
-        return SerialSource(g.device, g.baudrate)
+        return SerialSource(g.device, g.baudrate, stale_after_s=g.stale_after_s)
     if g.source == "gpsd":
-        return GpsdSource(g.host, g.port)
+        return GpsdSource(g.host, g.port, stale_after_s=g.stale_after_s)
     if g.source == "mqtt":
-        return LineQueueSource()
+        return LineQueueSource(stale_after_s=g.stale_after_s)
     path = Path(g.path)
     if not path.is_absolute():
         path = Path(settings.source_path) / path
-    return FileSource(path, g.speed or 1.0)   # a daemon paces a recorded drive; `replay` is the fast path
+    # a daemon paces a recorded drive; `replay` is the fast path
+    return FileSource(path, g.speed or 1.0, stale_after_s=g.stale_after_s)
 
 
 def make_notifier(settings: Settings) -> Notifier:
@@ -247,7 +249,7 @@ class Daemon:
 
     async def _tick(self) -> None:
         stale = self.settings.gps.stale_after_s
-        last_status = ""
+        last_status, last_status_at = "", 0.0
         while True:
             await asyncio.sleep(TICK_S)
             self._tick_beat = time.monotonic()
@@ -256,10 +258,12 @@ class Daemon:
                     and not self._eof.is_set():
                 self._publish_step(self.tracker.on_tick(now), None)
             if self.link is not None:
+                # republish on a change of state (GPS, route, store), and every STATUS_EVERY_S for the counters
                 status = self._status()
-                key = json.dumps({k: v for k, v in status.items() if k != "ts"}, sort_keys=True)
-                if key != last_status:
-                    last_status = key
+                key = json.dumps({k: v for k, v in status.items() if k not in ("ts", "gps", "counters", "queue_depth")}
+                                 | {"gps": status["gps"].get("state")}, sort_keys=True)
+                if key != last_status or time.monotonic() - last_status_at >= STATUS_EVERY_S:
+                    last_status, last_status_at = key, time.monotonic()
                     self.link.set_retained("status", status)
             self.state.maybe_recover()
 
