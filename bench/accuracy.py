@@ -8,6 +8,10 @@ prediction is scored against its true arrival, binned by horizon (true time to a
 Naive baseline: straight-line distance to the stop / current GPS speed (floored at 2 m/s so
 a truck at a red light does not predict infinity).
 
+Real traces: the WMATA bus AVL + GTFS in /work/shared/data/external/wmata-transitclock (read
+in place, never copied: WMATA terms), true arrivals from the track's closest approach to
+each stop, trips replayed in date order with one shared travel history.
+
     .venv/bin/python bench/accuracy.py            # full (~tens of seconds)
     .venv/bin/python bench/accuracy.py --quick    # smoke
 Prints a table and, last, one JSON line.
@@ -19,7 +23,7 @@ import json
 import math
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +35,10 @@ from forewarn.eta import Estimator, EstimatorParams, TravelHistory  # noqa: E402
 from forewarn.eta._scenarios import make_route  # noqa: E402
 from forewarn.eta.simulate import simulate  # noqa: E402
 
+WMATA = Path("/work/shared/data/external/wmata-transitclock")   # read in place: WMATA terms, never copied
+WMATA_TRACES = (("avl/AvlReports_4-22-16_8087.csv", "5A", "868589720"),
+                ("avl/5A_8062.csv", "5A", "868590120"),
+                ("avl/3T_3757.csv", "3T", "868448620"))
 HORIZONS = (5, 15, 30, 60)
 ROUTE_START = datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc)   # minutes; a prediction counts for h if its true horizon is within +-20%
 
@@ -73,6 +81,125 @@ def drive(route, day: int, history: TravelHistory | None, every: float, params: 
     return rows
 
 
+def _csv(path: Path) -> list[dict]:
+    import csv
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def wmata_trace(avl: str, gtfs: str, trip: str):
+    """(Route, fixes, true arrivals) for one real bus trip: GTFS shape + stops, AVL fixes.
+
+    AVL is ~30 s polling without speed; true arrival = closest approach of the AVL track to
+    the stop (interpolated between fixes, only when it passes within 60 m).
+    """
+    from zoneinfo import ZoneInfo
+
+    from forewarn.devices import Fix
+    from forewarn.eta import Route, Stop, Window
+    from forewarn.eta._model import Projection
+
+    tz = ZoneInfo("America/New_York")
+    g = WMATA / "gtfs" / gtfs
+    tr = next(r for r in _csv(g / "trips.txt") if r["trip_id"] == trip)
+    shape = sorted((r for r in _csv(g / "shapes.txt") if r["shape_id"] == tr["shape_id"]),
+                   key=lambda r: int(r["shape_pt_sequence"]))
+    stops = {r["stop_id"]: r for r in _csv(g / "stops.txt")}
+    st = sorted((r for r in _csv(g / "stop_times.txt") if r["trip_id"] == trip), key=lambda r: int(r["stop_sequence"]))
+    rows = _csv(WMATA / avl)
+    day = datetime.strptime(rows[0]["time"][:10], "%Y-%m-%d").date()
+    fixes = []
+    for r in rows:
+        t = datetime.strptime(r["time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
+        fixes.append(Fix(time=t.astimezone(timezone.utc), lat=float(r["latitude"]), lon=float(r["longitude"]),
+                         course=float(r["heading"])))
+    rstops = []
+    for r in st:
+        h, mi, se = (int(x) for x in r["arrival_time"].split(":"))
+        sched = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(hours=h, minutes=mi, seconds=se)
+        s = stops[r["stop_id"]]
+        rstops.append(Stop(r["stop_id"], float(s["stop_lat"]), float(s["stop_lon"]),
+                           Window(sched - timedelta(minutes=10), sched + timedelta(minutes=5)), service_s=20.0))
+    route = Route(f"WMATA-{trip}", avl, "America/New_York", tuple(rstops),
+                  geometry=tuple((float(r["shape_pt_lon"]), float(r["shape_pt_lat"])) for r in shape))
+    proj = Projection(fixes[0].lat, fixes[0].lon)
+    fx = np.array([proj.to_xy(f.lat, f.lon) for f in fixes], dtype=float)
+    ft = np.array([f.t for f in fixes])
+    truth: dict[str, float] = {}
+    k0 = 0
+    for s in rstops:
+        sx, sy = proj.to_xy(s.lat, s.lon)
+        best = (np.inf, None, k0)
+        for k in range(k0, len(fixes) - 1):
+            a, b = fx[k], fx[k + 1]
+            d = b - a
+            u = float(np.clip(((sx - a[0]) * d[0] + (sy - a[1]) * d[1]) / max(d @ d, 1e-9), 0, 1))
+            dist = float(np.hypot(sx - a[0] - u * d[0], sy - a[1] - u * d[1]))
+            if dist < best[0] - 1e-9:
+                best = (dist, ft[k] + u * (ft[k + 1] - ft[k]), k)
+            elif best[1] is not None and dist > best[0] + 500.0:
+                break                                    # moving away from it: first pass found
+        if best[1] is not None and best[0] <= 60.0:
+            truth[s.id] = best[1]
+            k0 = best[2]
+    return route, fixes, truth
+
+
+def real_rows(every: float, params: EstimatorParams) -> tuple[list[tuple], dict]:
+    """Score forewarn and the naive baseline on the WMATA AVL traces (if present), in date
+    order with one shared travel history (two of the three are the same 5A line)."""
+    rows: list[tuple] = []
+    info = {"traces": 0, "stops_with_truth": 0}
+    if not WMATA.is_dir():
+        return rows, info
+    history = TravelHistory()                            # learns trace after trace, as a daemon would
+    traces = sorted((wmata_trace(*spec) for spec in WMATA_TRACES), key=lambda tr: tr[1][0].t)
+    for route, fixes, truth in traces:
+        info["traces"] += 1
+        info["stops_with_truth"] += len(truth)
+        est = Estimator(route, params, history)
+        ids = [s.id for s in route.stops]
+        last_eval = -math.inf
+        prev = None
+        passed: set[str] = set()
+        t_first = min(truth.values())
+        for f in fixes:
+            t = f.t
+            if t < t_first:                              # layover before the trip: a bus waits for
+                continue                                 # its timetable, a truck does not
+            for sid in ids:                              # the daemon's stop state, from the truth
+                if sid not in passed and sid in truth and truth[sid] <= t:
+                    passed.add(sid)
+                    est.observe_arrival(sid, truth[sid])
+                    est.observe_departure(sid, truth[sid] + 1.0)
+            last_true = max((ids.index(s) for s in passed), default=-1)
+            remaining = [sid for k, sid in enumerate(ids) if k > last_true]
+            if not remaining:
+                break
+            e = est.update(f, remaining)
+            v = 2.0
+            if prev is not None and t > prev.t:
+                v = max(_dist(prev, f) / (t - prev.t), 2.0)   # AVL has no speed: from the track
+            prev = f
+            if t - last_eval < every:
+                continue
+            last_eval = t
+            for se in e.stops:
+                if se.stop_id not in truth:
+                    continue
+                actual = truth[se.stop_id]
+                w_end = route.stop(se.stop_id).window.end.timestamp()
+                naive = t + est.distance_to_stop(f, se.stop_id) / v
+                rows.append((actual - t, se.p50 - actual, actual < se.p10, actual > se.p90, se.p_late,
+                             actual > w_end, naive - actual))
+    return rows, info
+
+
+def _dist(a, b) -> float:
+    from forewarn.devices import distance_m
+    return distance_m(a, b)
+
+
 def summarise(rows: np.ndarray) -> dict:
     out = {}
     for hm in HORIZONS:
@@ -100,6 +227,7 @@ def main() -> int:
     ap.add_argument("--incident-rate", type=float, default=0.33,
                     help="share of days with a 10-25 min incident before one stop")
     ap.add_argument("--every", type=float, default=30.0, help="seconds of log time between scored predictions")
+    ap.add_argument("--no-real", action="store_true", help="skip the WMATA real traces")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override an EstimatorParams field (tuning experiments)")
     args = ap.parse_args()
@@ -151,9 +279,29 @@ def main() -> int:
              if c in res else " " * 13 for c in cols]
     print(f"{'<=90mn':>8} | " + " | ".join(cells))
     print(f"P(late) Brier score (all): {res['all']['p_late_brier']:.4f}")
+    real = None
+    if not args.no_real:
+        rrows, info = real_rows(args.every, params)
+        if rrows:
+            real = summarise(np.array(rrows, dtype=float))
+            real["info"] = info
+            print(f"real traces: WMATA bus AVL ({info['traces']} trips, {info['stops_with_truth']} stops with a "
+                  f"closest-approach arrival; 30 s polling, no speed), read in place from {WMATA}")
+            print(f"{'horizon':>8} {'n':>6} | {'forewarn med':>12} {'p90':>6} | {'naive med':>9} {'p90':>6} | "
+                  f"{'naive/fw':>8} | {'<p10':>6} {'>p90':>6}")
+            for hm in HORIZONS:
+                x = real.get(hm)
+                if x is None:
+                    continue
+                print(f"{hm:>6}mn {x['n']:>6} | {x['median_min']:>12.2f} {x['p90_min']:>6.2f} | "
+                      f"{x['naive_median_min']:>9.2f} {x['naive_p90_min']:>6.2f} | "
+                      f"{x['ratio_naive_over_forewarn']:>8.1f} | {100 * x['below_p10']:>5.1f}% {100 * x['above_p90']:>5.1f}%")
+        else:
+            print(f"real traces: {WMATA} not found, skipped")
     print(json.dumps({"bench": "accuracy", "routes": args.routes, "days": args.days,
                       "incident_rate": args.incident_rate, "seconds": round(elapsed, 1),
-                      **{g: {str(k): v for k, v in r.items()} for g, r in res.items()}}))
+                      **{g: {str(k): v for k, v in r.items()} for g, r in res.items()},
+                      "real": {str(k): v for k, v in real.items()} if real else None}))
     return 0
 
 

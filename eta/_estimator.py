@@ -43,20 +43,28 @@ def dwell_key(lat: float, lon: float, cell_deg: float) -> str:
 
 
 def build_profile(model: RouteModel, params: EstimatorParams, history: TravelHistory | None
-                  ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Expected speed and travel-time spread per (stretch, time-of-day bucket).
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Expected speed, travel-time spread and far weight of the live ratio per (stretch, hour).
 
-    Prior = configured cruise speed with `cv_stretch`; learned cells pull it towards what
-    this place at this hour really did, weighted by how often we saw it (log domain).
+    Prior = configured cruise speed with `cv_stretch`, raised towards `highway_speed` on long
+    hops between consecutive stops (a 30 km leg between two customers is not driven through
+    town: the manifest has no road class, the stop spacing is the hint we have); learned
+    cells pull it towards what
+    this place at this hour really did, weighted by how often we saw it (log domain). Where
+    only the prior speaks, today's live ratio counts far ahead too (the prior is a guess);
+    where history is rich, the live ratio fades to `live_weight_far`.
     """
     n_k, n_tod = model.n_stretches, params.n_tod
     keys = [cell_key(float(la), float(lo), float(h), params.history_cell_deg)
             for la, lo, h in zip(model.stretch_lat, model.stretch_lon, model.stretch_heading)]
-    vprof = np.full((n_k, n_tod), params.cruise_speed)
+    prior = prior_speeds(model, params)
+    vprof = np.repeat(prior[:, None], n_tod, axis=1)
     cvprof = np.full((n_k, n_tod), params.cv_stretch)
+    wprof = np.full((n_k, n_tod), params.live_weight_far_prior)
     if history is not None and history.travel:
-        lv0, w0, cv0 = math.log(params.cruise_speed), params.prior_weight, params.cv_stretch
+        w0, cv0 = params.prior_weight, params.cv_stretch
         for i, key in enumerate(keys):
+            lv0 = math.log(prior[i])
             for b in range(n_tod):
                 st = history.travel.get((key, b))
                 if st is None:
@@ -66,7 +74,20 @@ def build_profile(model: RouteModel, params: EstimatorParams, history: TravelHis
                 # E[length / v] for log-normal v: use exp(mean - var/2) as the speed
                 vprof[i, b] = math.exp(m - 0.5 * var)
                 cvprof[i, b] = math.sqrt(var)
-    return vprof, cvprof, keys
+                wprof[i, b] = ((w0 * params.live_weight_far_prior + st.n * params.live_weight_far)
+                               / (st.n + w0))
+    return vprof, cvprof, wprof, keys
+
+
+def prior_speeds(model: RouteModel, params: EstimatorParams) -> np.ndarray:
+    """Prior speed per stretch from the length of the leg (stop to stop) it belongs to."""
+    mid = 0.5 * (model.edges[:-1] + model.edges[1:])
+    bounds = np.concatenate(([0.0], model.stop_s, [model.length]))
+    j = np.clip(np.searchsorted(bounds, mid, side="right") - 1, 0, len(bounds) - 2)
+    leg = bounds[j + 1] - bounds[j]
+    a, b = params.leg_fast_from_m, params.leg_fast_full_m
+    w = np.clip((leg - a) / max(b - a, 1.0), 0.0, 1.0)
+    return params.cruise_speed + w * max(params.highway_speed - params.cruise_speed, 0.0)
 
 
 class Estimator:
@@ -84,7 +105,7 @@ class Estimator:
         self._win_end = np.array([s.window.end.timestamp() for s in route.stops], dtype=np.float64)
         self._service = np.array([max(s.service_s, 0.0) for s in route.stops], dtype=np.float64)
         self._dwell_keys = [dwell_key(s.lat, s.lon, p.history_cell_deg) for s in route.stops]
-        self.vprof, self.cvprof, self._stretch_keys = build_profile(m, p, history)
+        self.vprof, self.cvprof, self.wprof, self._stretch_keys = build_profile(m, p, history)
         self.dwell_mu = np.empty(len(route.stops))
         self.dwell_var = np.empty(len(route.stops))
         self._today: list[float] = []           # log(actual/planned) of this driver's stops today
@@ -150,7 +171,8 @@ class Estimator:
             dw_mu, dw_var = self._dwell_left(dwelling, t)
         st = self._state
         m = self.model
-        K.update_one(m.px, m.py, m.cum, m.edges, self.vprof, self.cvprof, m.stop_s, m.stop_x,
+        K.update_one(m.px, m.py, m.cum, m.edges, self.vprof, self.cvprof, self.wprof,
+                     m.stop_s, m.stop_x,
                      m.stop_y, self.dwell_mu, self.dwell_var, self._win_end, self._rem_idx, n,
                      self._prev_s, st, t, x, y, speed, sigma, dw_flag, dw_mu, dw_var,
                      self._prm, self._out)

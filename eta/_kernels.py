@@ -13,24 +13,27 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU,
+from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
-                      P_RATIO_MIN, P_RATIO_WEIGHT, P_RATIO_WEIGHT_FAR, P_REACQ_PRIOR, P_RHO, P_SEARCH_K,
+                      P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SEARCH_K,
                       P_SPEED_SIGMA, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET, P_UTC_OFFSET, P_V_FLOOR)
 
 # Filter state layout.
 S_S, S_V, S_P00, S_P01, S_P11, S_T, S_INIT, S_OFF_SINCE, S_OFF, S_DIST, S_MX, S_MY, \
-    S_RATIO, S_REJ, S_LAST_T_RATIO, N_STATE = range(16)
+    S_RATIO, S_REJ, S_RATIO_FAR, S_STILL_SINCE, N_STATE = range(17)
 # Output rows.
 O_P10, O_P50, O_P90, O_PLATE, O_REM, N_OUT = range(6)
 
 Z90 = 1.2815515655446004  # standard normal quantile at 0.9
+STILL_V, STILL_S = 0.5, 90.0  # m/s, s: standing longer than a red light
 FADE_CUTOFF = 20.0  # live ratio's near-term weight is exp(-x/decay); beyond 20 decays it is 0
 
 
 def new_state() -> np.ndarray:
     st = np.zeros(N_STATE)
     st[S_RATIO] = 1.0
+    st[S_RATIO_FAR] = 1.0
+    st[S_STILL_SINCE] = -1.0
     st[S_OFF_SINCE] = -1.0
     return st
 
@@ -259,16 +262,33 @@ def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwell
         if r > prm[P_RATIO_MAX]:
             r = prm[P_RATIO_MAX]
         st[S_RATIO] = r
+        if v < STILL_V:
+            if st[S_STILL_SINCE] < 0.0:
+                st[S_STILL_SINCE] = t
+        else:
+            st[S_STILL_SINCE] = -1.0
+        # the long ratio ignores long standstills (a break, an unplanned stop, a bus holding
+        # for its timetable): they say nothing about the speed of the roads ahead
+        if st[S_STILL_SINCE] < 0.0 or t - st[S_STILL_SINCE] < STILL_S:
+            af = 1.0 - math.exp(-dt / prm[P_LIVE_TAU_FAR])
+            rf = st[S_RATIO_FAR] + af * (r_obs - st[S_RATIO_FAR])
+            if rf < prm[P_RATIO_MIN]:
+                rf = prm[P_RATIO_MIN]
+            if rf > prm[P_RATIO_MAX]:
+                rf = prm[P_RATIO_MAX]
+            st[S_RATIO_FAR] = rf
 
 
 @njit(cache=True)
-def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
-        t0, s0, lead_m, lead_v, ratio, dw0_mu, dw0_var, prm, out):
+def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
+        t0, s0, lead_m, lead_v, ratio, ratio_far, dw0_mu, dw0_var, prm, out):
     """Arrival distribution at each remaining stop, written into `out[:, :n_rem]`.
 
     Time to a stop = sum over the stretches ahead of length / expected speed, where expected
-    speed = learned-or-prior profile (for the time of day the truck will get there) x the live
-    ratio fading with distance; plus the service times of the remaining stops in between.
+    speed = learned-or-prior profile (for the time of day the truck will get there) x a live
+    factor that moves, with distance ahead, from the recent ratio (minutes: lights, queues)
+    to the long ratio (half an hour: the day, the road type), each weighted by how much the
+    profile there is a guess; plus the service times of the remaining stops in between.
     Spread: per-stretch sigma = cv x time, partly correlated (rho) because a slow day is slow
     everywhere, plus dwell variances; the arrival is log-normal with the point estimate as its
     median, split at the median (wider above: `tail_up`, narrower below: `tail_down`)
@@ -281,7 +301,6 @@ def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_r
     decay = prm[P_LIVE_DECAY]
     vfloor = prm[P_V_FLOOR]
     rw = prm[P_RATIO_WEIGHT]
-    rwf = prm[P_RATIO_WEIGHT_FAR]
     tup = prm[P_TAIL_UP]
     tdn = prm[P_TAIL_DOWN]
     b0 = tod_bucket(t0, prm)
@@ -316,9 +335,10 @@ def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_r
             bnext = (bstart + 1.0) * tb
         vp = vprof[i, bucket]
         cv = cvprof[i, bucket]
+        rwf = wprof[i, bucket]
         xm = 0.5 * (a + b) - s0
         fade = math.exp(-xm / decay) if xm < xcut else 0.0
-        f = 1.0 + (ratio - 1.0) * (rwf + (rw - rwf) * fade)
+        f = (1.0 - fade) * (1.0 + rwf * (ratio_far - 1.0)) + fade * (1.0 + rw * (ratio - 1.0))
         v = vp * f
         if v < vfloor:
             v = vfloor
@@ -375,7 +395,7 @@ def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_r
 
 
 @njit(cache=True)
-def update_one(px, py, cum, edges, vprof, cvprof, stop_s, stop_x, stop_y, dwell_mu, dwell_var,
+def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y, dwell_mu, dwell_var,
                win_end, rem_idx, n_rem, prev_s, st, t, x, y, speed, sigma, dwelling,
                dw0_mu, dw0_var, prm, out):
     """One fix for one truck: filter step, then the ETA of every remaining stop.
@@ -415,13 +435,13 @@ def update_one(px, py, cum, edges, vprof, cvprof, stop_s, stop_x, stop_y, dwell_
             r = 1.2
         lead_v = prm[P_CRUISE] * r
         s0 = stop_s[k]
-    eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
-        t_now, s0, lead_m, lead_v, st[S_RATIO], dw0_mu, dw0_var, prm, out)
+    eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
+        t_now, s0, lead_m, lead_v, st[S_RATIO], st[S_RATIO_FAR], dw0_mu, dw0_var, prm, out)
 
 
 @njit(cache=True, parallel=True)
 def update_fleet(veh_route, vm_off, p_off, e_off, k_off, m_off, px, py, cum, edges, vprof, cvprof,
-                 stop_s, stop_x, stop_y, dwell_mu, dwell_var, win_end, done, rem_buf, states,
+                 wprof, stop_s, stop_x, stop_y, dwell_mu, dwell_var, win_end, done, rem_buf, states,
                  t, x, y, speed, sigma, prm, out):
     """Many trucks, one fix each, in parallel: the same `update_one` over CSR-packed routes.
 
@@ -449,6 +469,7 @@ def update_fleet(veh_route, vm_off, p_off, e_off, k_off, m_off, px, py, cum, edg
                 prev_s = stop_s[m0 + j]
         update_one(px[p0:p1], py[p0:p1], cum[p0:p1], edges[e_off[r]:e_off[r + 1]],
                    vprof[k_off[r]:k_off[r + 1]], cvprof[k_off[r]:k_off[r + 1]],
+                   wprof[k_off[r]:k_off[r + 1]],
                    stop_s[m0:m1], stop_x[m0:m1], stop_y[m0:m1],
                    dwell_mu[m0:m1], dwell_var[m0:m1], win_end[m0:m1], rem_buf[q0:q0 + nm], cnt,
                    prev_s, states[v], t[v], x[v], y[v], speed[v], sigma[v], 0,

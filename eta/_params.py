@@ -13,7 +13,7 @@ import numpy as np
 P_Q, P_SPEED_SIGMA, P_GATE, P_MAX_REJECTS, P_SEARCH_K, P_OFF_M, P_OFF_S, P_LIVE_TAU, \
     P_LIVE_DECAY, P_RATIO_MIN, P_RATIO_MAX, P_RHO, P_BASE_SIGMA, P_TOD_BUCKET, P_N_TOD, \
     P_UTC_OFFSET, P_DETOUR, P_V_FLOOR, P_CRUISE, P_REACQ_PRIOR, P_OFF_CV, P_RATIO_WEIGHT, \
-    P_RATIO_WEIGHT_FAR, P_TAIL_UP, P_TAIL_DOWN, N_PARAMS = range(26)
+    P_RATIO_WEIGHT_FAR, P_TAIL_UP, P_TAIL_DOWN, P_LIVE_TAU_FAR, N_PARAMS = range(27)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,17 +26,23 @@ class EstimatorParams:
     off_route_s: float = 30.0        # ... and declared off-route after this long
     detour_factor: float = 1.3       # straight line x this = road distance, when off route
     cruise_speed: float = 8.0        # m/s (~29 km/h) prior average speed of a delivery truck in town, lights included
+    highway_speed: float = 20.0      # m/s, prior on long hops between stops (see leg_fast_*)
+    leg_fast_from_m: float = 5000.0  # legs longer than this are partly on faster roads ...
+    leg_fast_full_m: float = 20000.0  # ... and from this length on, highway_speed applies
     stretch_m: float = 250.0         # length of a stretch of the travel-time profile
     accel_noise: float = 0.5         # m^2/s^3, Kalman process noise (how fast speed changes)
     speed_sigma: float = 0.7         # m/s, error of the receiver's Doppler speed
     gate_chi2: float = 16.0          # reject a match whose innovation exceeds 4 sigma ...
     max_rejects: int = 3             # ... unless this many in a row: then trust the GPS again
-    live_tau_s: float = 240.0        # s, memory of the live speed ratio (averages lights and queues)
+    live_tau_s: float = 240.0        # s, memory of the near-term live speed ratio (lights, queues)
+    live_tau_far_s: float = 1800.0   # s, memory of the far-ahead ratio (the day, the road type):
+                                     # a 10-minute stop must not rewrite the whole afternoon
     live_decay_m: float = 3000.0     # m, how far ahead the live ratio still counts
     live_weight: float = 0.8         # how much of the live ratio applies right ahead of the truck ...
-    live_weight_far: float = 0.3     # ... and far ahead (a slow day is slow everywhere)
+    live_weight_far: float = 0.3     # ... and far ahead on learned stretches (a slow day is slow everywhere)
+    live_weight_far_prior: float = 0.6  # ... and far ahead where only the prior speaks (it is a guess)
     ratio_min: float = 0.15          # clamp of the live ratio (a parked truck is not 0 km/h forever)
-    ratio_max: float = 1.6
+    ratio_max: float = 3.0           # a bus on a freeway can be 3x the town prior
     cv_stretch: float = 0.30         # coefficient of variation of one stretch's travel time (prior)
     rho: float = 0.50                # correlation of travel-time errors between stretches
     base_sigma_s: float = 20.0       # s, floor of every prediction's spread
@@ -82,4 +88,5 @@ class EstimatorParams:
         p[P_RATIO_WEIGHT_FAR] = self.live_weight_far
         p[P_TAIL_UP] = self.tail_up
         p[P_TAIL_DOWN] = self.tail_down
+        p[P_LIVE_TAU_FAR] = self.live_tau_far_s
         return p

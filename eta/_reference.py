@@ -13,10 +13,11 @@ import math
 import numpy as np
 
 from ._kernels import (N_OUT, O_P10, O_P50, O_P90, O_PLATE, O_REM, S_DIST, S_INIT, S_MX, S_MY,
-                       S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO, S_REJ, S_S, S_T, S_V, Z90, FADE_CUTOFF)
-from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU,
+                       S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO, S_RATIO_FAR, S_REJ, S_S, S_STILL_SINCE, S_T, S_V, STILL_S,
+                       STILL_V, Z90, FADE_CUTOFF)
+from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
-                      P_RATIO_MIN, P_RATIO_WEIGHT, P_RATIO_WEIGHT_FAR, P_REACQ_PRIOR, P_RHO,
+                      P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO,
                       P_SEARCH_K, P_SPEED_SIGMA, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET,
                       P_UTC_OFFSET, P_V_FLOOR)
 
@@ -141,10 +142,15 @@ def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwell
         a = 1.0 - math.exp(-dt / prm[P_LIVE_TAU])
         r = st[S_RATIO] + a * (xs[1] / vp - st[S_RATIO])
         st[S_RATIO] = min(max(r, prm[P_RATIO_MIN]), prm[P_RATIO_MAX])
+        st[S_STILL_SINCE] = (t if st[S_STILL_SINCE] < 0.0 else st[S_STILL_SINCE]) if xs[1] < STILL_V else -1.0
+        if st[S_STILL_SINCE] < 0.0 or t - st[S_STILL_SINCE] < STILL_S:
+            af = 1.0 - math.exp(-dt / prm[P_LIVE_TAU_FAR])
+            rf = st[S_RATIO_FAR] + af * (xs[1] / vp - st[S_RATIO_FAR])
+            st[S_RATIO_FAR] = min(max(rf, prm[P_RATIO_MIN]), prm[P_RATIO_MAX])
 
 
-def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, t0, s0, lead_m,
-        lead_v, ratio, dw0_mu, dw0_var, prm) -> np.ndarray:
+def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, t0, s0, lead_m,
+        lead_v, ratio, ratio_far, dw0_mu, dw0_var, prm) -> np.ndarray:
     """(N_OUT, len(rem_idx)) arrival distribution, from cumulative sums over the stretches."""
     n_k = len(edges) - 1
     i0 = stretch_of(edges, s0)
@@ -160,7 +166,8 @@ def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, t0,
     vp, cv = vprof[idx, bucket], cvprof[idx, bucket]
     xm = 0.5 * (a + b) - s0
     fade = np.where(xm < FADE_CUTOFF * prm[P_LIVE_DECAY], np.exp(-xm / prm[P_LIVE_DECAY]), 0.0)
-    f = 1.0 + (ratio - 1.0) * (prm[P_RATIO_WEIGHT_FAR] + (prm[P_RATIO_WEIGHT] - prm[P_RATIO_WEIGHT_FAR]) * fade)
+    wf = wprof[idx, bucket]
+    f = (1.0 - fade) * (1.0 + wf * (ratio_far - 1.0)) + fade * (1.0 + prm[P_RATIO_WEIGHT] * (ratio - 1.0))
     pace = 1.0 / np.maximum(vp * f, prm[P_V_FLOOR])
     tau = np.maximum(length * pace, 0.0)
     sg = cv * tau
@@ -198,7 +205,7 @@ def eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, t0,
     return out
 
 
-def update_one(px, py, cum, edges, vprof, cvprof, stop_s, stop_x, stop_y, dwell_mu, dwell_var,
+def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y, dwell_mu, dwell_var,
                win_end, rem_idx, n_rem, prev_s, st, t, x, y, speed, sigma, dwelling, dw0_mu,
                dw0_var, prm, out) -> None:
     """Same contract as `_kernels.update_one`."""
@@ -223,5 +230,5 @@ def update_one(px, py, cum, edges, vprof, cvprof, stop_s, stop_x, stop_y, dwell_
         lead_m = math.sqrt((fx - stop_x[k]) ** 2 + (fy - stop_y[k]) ** 2) * prm[P_DETOUR]
         lead_v = prm[P_CRUISE] * min(max(st[S_RATIO], 0.3), 1.2)
         s0 = stop_s[k]
-    out[:, :n_rem] = eta(edges, vprof, cvprof, stop_s, dwell_mu, dwell_var, win_end, rem, t_now,
-                         s0, lead_m, lead_v, st[S_RATIO], dw0_mu, dw0_var, prm)
+    out[:, :n_rem] = eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem, t_now,
+                         s0, lead_m, lead_v, st[S_RATIO], st[S_RATIO_FAR], dw0_mu, dw0_var, prm)

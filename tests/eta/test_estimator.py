@@ -116,16 +116,16 @@ def test_off_route_is_declared_after_the_duration_and_estimated_by_straight_line
 
 
 def test_dwelling_adds_the_remaining_service_time():
-    stops = [stop("A", 2000.0, 0.0, service_s=300.0), stop("B", 6000.0, 0.0)]
+    stops = [stop("A", 2000.0, 0.0, service_s=300.0), stop("B", 4500.0, 0.0)]
     est = Estimator(route(straight(), stops))
     drive(est, ["A", "B"], lambda t: 2000.0 - V * (200 - t) if t < 200 else 2000.0, 200)
     est.observe_arrival("A", (T0.timestamp() + 200))
     e = None
     for t in range(201, 261):
         e = est.update(fix(t, 2000.0, 0.0, 0.0), ["B"], dwelling=("A", T0.timestamp() + 200))
-    # 60 s served of the expected service time, the rest is left, then 4000 m at cruise
+    # 60 s served of the expected service time, the rest is left, then 2500 m at cruise
     assert est.dwell_mu[0] > 300.0
-    assert e.stops[0].p50 - e.t == pytest.approx(est.dwell_mu[0] - 60.0 + 4000.0 / V, abs=8.0)
+    assert e.stops[0].p50 - e.t == pytest.approx(est.dwell_mu[0] - 60.0 + 2500.0 / V, abs=8.0)
 
 
 def test_stopped_in_traffic_slowly_raises_the_eta():
@@ -143,7 +143,7 @@ def test_stopped_in_traffic_slowly_raises_the_eta():
 
 
 def test_predict_dead_reckons_through_a_dropout():
-    est = Estimator(route(straight(), [stop("A", 6000.0, 0.0)]))
+    est = Estimator(route(straight(), [stop("A", 2900.0, 0.0)]))
     assert est.predict(T0.timestamp(), ["A"]) is None
     e1 = drive(est, ["A"], lambda t: V * t, 60)
     e2 = est.predict(T0.timestamp() + 90, ["A"])
@@ -178,3 +178,13 @@ def test_warm_kernels_runs_every_kernel_and_reports_seconds():
     from forewarn.eta import warm_kernels
     secs = warm_kernels()
     assert isinstance(secs, float) and secs >= 0.0
+
+
+def test_long_hops_between_stops_get_a_faster_prior():
+    from forewarn.eta._estimator import prior_speeds
+    p = EstimatorParams()
+    # 1 km to A, then a 30 km hop to B: town speed before A, highway speed on the hop
+    est = Estimator(route(straight(32_000.0, 100.0), [stop("A", 1000.0, 0.0), stop("B", 31_000.0, 0.0)]), p)
+    v = prior_speeds(est.model, p)
+    assert v[0] == pytest.approx(p.cruise_speed)
+    assert v[len(v) // 2] == pytest.approx(p.highway_speed)
