@@ -177,10 +177,11 @@ class Estimator:
                      self._prev_s, st, t, x, y, speed, sigma, dw_flag, dw_mu, dw_var,
                      self._prm, self._out)
         s = st[K.S_S]
-        if x == x:
+        fresh = t >= st[K.S_T]
+        if x == x and fresh:
             self._learn(s, t, dw_flag)
-        else:
-            t = max(t, st[K.S_T])
+        t = max(t, st[K.S_T])
+        if x != x:
             if st[K.S_OFF] == 0.0:
                 s = min(s + st[K.S_V] * (t - st[K.S_T]), m.length)
         if n:

@@ -410,9 +410,8 @@ def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y,
         lo_b = 0.0
     if x == x:
         step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, total, dwelling, prm)
-        t_now = t
-    else:
-        t_now = t if t > st[S_T] else st[S_T]
+    # a stale fix (older than the filter) was ignored: predict as of the filter's time
+    t_now = t if t > st[S_T] else st[S_T]
     if n_rem == 0:
         return
     s0 = st[S_S]

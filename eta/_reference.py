@@ -213,9 +213,7 @@ def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y,
     lo_b = max(prev_s - 150.0, 0.0)
     if x == x:
         step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, total, dwelling, prm)
-        t_now = t
-    else:
-        t_now = max(t, st[S_T])
+    t_now = max(t, st[S_T])
     if n_rem == 0:
         return
     rem = rem_idx[:n_rem]

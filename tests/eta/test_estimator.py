@@ -188,3 +188,22 @@ def test_long_hops_between_stops_get_a_faster_prior():
     v = prior_speeds(est.model, p)
     assert v[0] == pytest.approx(p.cruise_speed)
     assert v[len(v) // 2] == pytest.approx(p.highway_speed)
+
+
+def test_a_late_arriving_old_fix_does_not_move_the_truck_back():
+    # buffered points replayed out of order after an outage (traccar-web #1090)
+    est = Estimator(route(straight(), [stop("A", 2900.0, 0.0)]))
+    e1 = drive(est, ["A"], lambda t: V * t, 100)
+    e2 = est.update(fix(40, V * 40, 0.0, V), ["A"])
+    assert e2.t == e1.t
+    assert e2.chainage == e1.chainage
+    assert e2.stops[0].p50 - e2.t == pytest.approx(e1.stops[0].p50 - e1.t, abs=1e-6)
+
+
+def test_route_without_geometry_uses_straight_legs_times_detour():
+    stops = [stop("A", 0.0, 0.0, service_s=60.0), stop("B", 1200.0, 1600.0)]
+    est = Estimator(route([], stops, geometry=False))
+    e = est.update(fix(0, 0.0, 0.0, 0.0), ["B"], dwelling=("A", T0.timestamp()))
+    assert not e.off_route
+    assert e.stops[0].remaining_m == pytest.approx(2000.0 * 1.3, rel=1e-3)
+    assert e.stops[0].p50 - e.t == pytest.approx(est.dwell_mu[0] + 2600.0 / V, rel=0.01)
