@@ -221,13 +221,20 @@ class Daemon:
 
     def _on_cmd(self, payload: bytes) -> None:
         try:
-            doc = json.loads(payload)
+            try:
+                doc = json.loads(payload)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+            if not isinstance(doc, dict):
+                raise ValueError('a command is a JSON object {"cmd": "complete"|"skip", "stop_id": "..."}')
             cmd, stop_id = doc["cmd"], doc["stop_id"]
             if cmd not in ("complete", "skip"):
                 raise ValueError(f"unknown cmd {cmd!r} (complete | skip; reorder: publish a new manifest)")
             if self.tracker is None:
                 raise ValueError("no route loaded")
-            self.tracker.route.stop(stop_id)
+            if not isinstance(stop_id, str) or all(s.id != stop_id for s in self.tracker.route.stops):
+                # not a KeyError: that would read "missing field" below
+                raise ValueError(f"unknown stop {stop_id!r} on route {self.tracker.route.route_id}")
         except (ValueError, KeyError, TypeError) as e:
             reason = f"missing field {e}" if isinstance(e, KeyError) else str(e)
             self.emit({"type": "input_rejected", "topic": "cmd", "reason": reason})
@@ -382,4 +389,18 @@ def run_daemon(config_path: str) -> int:
     except ConfigError as e:
         print(f"forewarn: bad config:\n{e}", file=sys.stderr)
         return 2
-    return asyncio.run(daemon.run())
+    # A DNS lookup for an unreachable broker runs in an executor thread that cannot be cancelled and
+    # may hold the interpreter for a minute (seen with an unresolvable broker name). asyncio.run()
+    # would join it; we run the loop ourselves and, once everything is closed and flushed, leave
+    # without joining it: systemd wants us gone within seconds of SIGTERM.
+    loop = asyncio.new_event_loop()
+    code = 1
+    try:
+        code = loop.run_until_complete(daemon.run())
+    except Exception:
+        log.critical("forewarn failed; systemd will restart it", exc_info=True)
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
