@@ -29,14 +29,17 @@ class FleetFixes:
     y: np.ndarray
     speed: np.ndarray
     sigma: np.ndarray
+    dwelling: np.ndarray | None = None   # uint8 per truck: serving a stop now
+    dwell_mu: np.ndarray | None = None   # its remaining service time, mean (s) ...
+    dwell_var: np.ndarray | None = None  # ... and variance (s^2); see `dwell_left`
 
 
 class FleetEstimator:
     """Many trucks on (possibly shared) routes, updated together with `numba.prange`.
 
     Simplifications against `Estimator`: one parameter set (one time zone) for the depot,
-    no per-truck dwell-in-progress and no on-line learning (feed `TravelHistory` from the
-    per-truck path or replay).
+    dwell statistics per route rather than per driver, and no on-line learning (feed
+    `TravelHistory` from the per-truck path or replay).
     """
 
     def __init__(self, routes: Sequence[Route], params: EstimatorParams | None = None,
@@ -84,14 +87,21 @@ class FleetEstimator:
     def __len__(self) -> int:
         return len(self.veh_route)
 
-    def fixes_from(self, fixes: Sequence[Fix | None]) -> FleetFixes:
-        """Arrays from Fix objects, in vehicle order (None = no fix this round)."""
+    def dwell_left(self, vehicle: int, stop_id: str, arrived: float, now: float) -> tuple[float, float]:
+        """Remaining service time (mean, variance) of a truck serving `stop_id` since `arrived`."""
+        return self.estimators[self.veh_route[vehicle]]._dwell_left((stop_id, arrived), now)
+
+    def fixes_from(self, fixes: Sequence[Fix | None],
+                   dwelling: Sequence[tuple[str, float] | None] | None = None,
+                   now: float | None = None) -> FleetFixes:
+        """Arrays from Fix objects, in vehicle order (None = no fix this round: predict as of
+        `now`, like `Estimator.predict`); `dwelling` per truck as for `Estimator.update`."""
         n = len(fixes)
         t, x, y = np.empty(n), np.full(n, np.nan), np.full(n, np.nan)
         sp, sg = np.full(n, np.nan), np.ones(n)
         for v, f in enumerate(fixes):
             if f is None:
-                t[v] = self.states[v, K.S_T]
+                t[v] = max(self.states[v, K.S_T], now if now is not None else -np.inf)
                 continue
             p = self.estimators[self.veh_route[v]].model.proj
             t[v] = f.t
@@ -99,7 +109,13 @@ class FleetEstimator:
             y[v] = (f.lat - p.lat0) * p.ky
             sp[v] = np.nan if f.speed is None else f.speed
             sg[v] = f.horizontal_error(self.estimators[self.veh_route[v]].params.sigma_gps)
-        return FleetFixes(t, x, y, sp, sg)
+        dw = np.zeros(n, dtype=np.uint8)
+        dmu, dvar = np.zeros(n), np.zeros(n)
+        for v, d in enumerate(dwelling or ()):
+            if d is not None:
+                dw[v] = 1
+                dmu[v], dvar[v] = self.dwell_left(v, d[0], d[1], t[v])
+        return FleetFixes(t, x, y, sp, sg, dw, dmu, dvar)
 
     def mark_done(self, vehicle: int, stop_id: str) -> None:
         """The truck has served (or skipped) this stop: stop predicting it."""
@@ -113,7 +129,11 @@ class FleetEstimator:
                        self.px, self.py, self.cum, self.edges, self.vprof, self.cvprof, self.wprof,
                        self.stop_s, self.stop_x, self.stop_y, self.dwell_mu, self.dwell_var,
                        self.win_end, self.done, self.rem_buf, self.states,
-                       f.t, f.x, f.y, f.speed, f.sigma, self._prm, self.out)
+                       f.t, f.x, f.y, f.speed, f.sigma,
+                       f.dwelling if f.dwelling is not None else np.zeros(len(f.t), dtype=np.uint8),
+                       f.dwell_mu if f.dwell_mu is not None else np.zeros(len(f.t)),
+                       f.dwell_var if f.dwell_var is not None else np.zeros(len(f.t)),
+                       self._prm, self.out)
         return self.out
 
     def vehicle_out(self, v: int) -> np.ndarray:

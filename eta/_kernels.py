@@ -441,13 +441,14 @@ def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y,
 @njit(cache=True, parallel=True)
 def update_fleet(veh_route, vm_off, p_off, e_off, k_off, m_off, px, py, cum, edges, vprof, cvprof,
                  wprof, stop_s, stop_x, stop_y, dwell_mu, dwell_var, win_end, done, rem_buf, states,
-                 t, x, y, speed, sigma, prm, out):
+                 t, x, y, speed, sigma, dwelling, dw_mu, dw_var, prm, out):
     """Many trucks, one fix each, in parallel: the same `update_one` over CSR-packed routes.
 
     Route r's polyline is points p_off[r]:p_off[r+1], its stretch edges e_off[r]:e_off[r+1],
     profile rows k_off[r]:k_off[r+1], stops m_off[r]:m_off[r+1]. Vehicle v drives route
     veh_route[v]; its per-stop arrays (`done`, `rem_buf`, `out` columns) start at vm_off[v].
-    Trucks may share a route without copying it.
+    Trucks may share a route without copying it. dwelling[v] = 1 while truck v serves a
+    stop, with dw_mu/dw_var its remaining service time (mean, variance).
     """
     n = states.shape[0]
     for v in prange(n):
@@ -471,5 +472,5 @@ def update_fleet(veh_route, vm_off, p_off, e_off, k_off, m_off, px, py, cum, edg
                    wprof[k_off[r]:k_off[r + 1]],
                    stop_s[m0:m1], stop_x[m0:m1], stop_y[m0:m1],
                    dwell_mu[m0:m1], dwell_var[m0:m1], win_end[m0:m1], rem_buf[q0:q0 + nm], cnt,
-                   prev_s, states[v], t[v], x[v], y[v], speed[v], sigma[v], 0,
-                   0.0, 0.0, prm, out[:, q0:q0 + nm])
+                   prev_s, states[v], t[v], x[v], y[v], speed[v], sigma[v], dwelling[v],
+                   dw_mu[v], dw_var[v], prm, out[:, q0:q0 + nm])

@@ -109,6 +109,9 @@ def test_fleet_kernel_equals_one_estimator_per_truck():
             np.testing.assert_allclose(mine[K.O_PLATE], [s.p_late for s in est.stops], rtol=0, atol=1e-12)
             assert fleet.states[v, K.S_S] == pytest.approx(est.chainage, abs=1e-9)
     fleet.mark_done(0, routes[0].stops[0].id)
-    fleet.update(fleet.fixes_from([None] * 4))
-    est = singles[0].predict(fleet.states[0, K.S_T], [s.id for s in routes[0].stops[1:]])
+    first = routes[0].stops[0].id
+    now = fleet.states[0, K.S_T] + 5.0
+    fleet.update(fleet.fixes_from([None] * 4, dwelling=[(first, now - 60.0), None, None, None], now=now))
+    est = singles[0].predict(now, [s.id for s in routes[0].stops[1:]], dwelling=(first, now - 60.0))
     np.testing.assert_allclose(fleet.vehicle_out(0)[K.O_P50, :5], [s.p50 for s in est.stops], atol=1e-6)
+    np.testing.assert_allclose(fleet.vehicle_out(0)[K.O_P90, :5], [s.p90 for s in est.stops], atol=1e-6)
