@@ -99,6 +99,11 @@ class Daemon:
         self.tracker: RouteTracker | None = None
         self._route_files: dict[Path, float] = {}
         self._routes_dir_missing = False
+        if settings.routes.dir:
+            try:   # under systemd the state directory exists, its routes/ subfolder not yet
+                Path(settings.routes.dir).mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass   # scan_routes_dir says so
         self.counters: Counter[str] = Counter()
         self._stop = asyncio.Event()
         self._eof = asyncio.Event()
