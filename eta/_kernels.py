@@ -16,7 +16,7 @@ from numba import njit, prange
 from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
                       P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SEARCH_K,
-                      P_SPEED_SIGMA, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET, P_UTC_OFFSET, P_V_FLOOR)
+                      P_SPEED_SIGMA, P_MEDIAN_SHIFT, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET, P_UTC_OFFSET, P_V_FLOOR)
 
 # Filter state layout.
 S_S, S_V, S_P00, S_P01, S_P11, S_T, S_INIT, S_OFF_SINCE, S_OFF, S_DIST, S_MX, S_MY, \
@@ -303,6 +303,7 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     rw = prm[P_RATIO_WEIGHT]
     tup = prm[P_TAIL_UP]
     tdn = prm[P_TAIL_DOWN]
+    mshift = prm[P_MEDIAN_SHIFT]
     b0 = tod_bucket(t0, prm)
     tm = 0.0
     acc_a = 0.0
@@ -367,14 +368,15 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
             else:
                 s2 = math.log(1.0 + var / (mu * mu))
                 sd = math.sqrt(s2)
-                out[O_P10, j] = t0 + mu * math.exp(-Z90 * sd * tdn)
-                out[O_P50, j] = t0 + mu
-                out[O_P90, j] = t0 + mu * math.exp(Z90 * sd * tup)
+                med = mu * math.exp(-mshift * s2)
+                out[O_P10, j] = t0 + med * math.exp(-Z90 * sd * tdn)
+                out[O_P50, j] = t0 + med
+                out[O_P90, j] = t0 + med * math.exp(Z90 * sd * tup)
                 wl = win_end[k] - t0
                 if wl <= 0.0:
                     out[O_PLATE, j] = 1.0
                 else:
-                    zz = math.log(wl) - math.log(mu)
+                    zz = math.log(wl) - math.log(med)
                     zz = zz / (sd * tup) if zz > 0.0 else zz / (sd * tdn)
                     out[O_PLATE, j] = 0.5 * math.erfc(zz / math.sqrt(2.0))
             dsum += dwell_mu[k]

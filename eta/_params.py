@@ -13,7 +13,7 @@ import numpy as np
 P_Q, P_SPEED_SIGMA, P_GATE, P_MAX_REJECTS, P_SEARCH_K, P_OFF_M, P_OFF_S, P_LIVE_TAU, \
     P_LIVE_DECAY, P_RATIO_MIN, P_RATIO_MAX, P_RHO, P_BASE_SIGMA, P_TOD_BUCKET, P_N_TOD, \
     P_UTC_OFFSET, P_DETOUR, P_V_FLOOR, P_CRUISE, P_REACQ_PRIOR, P_OFF_CV, P_RATIO_WEIGHT, \
-    P_RATIO_WEIGHT_FAR, P_TAIL_UP, P_TAIL_DOWN, P_LIVE_TAU_FAR, N_PARAMS = range(27)
+    P_RATIO_WEIGHT_FAR, P_TAIL_UP, P_TAIL_DOWN, P_LIVE_TAU_FAR, P_MEDIAN_SHIFT, N_PARAMS = range(28)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,8 @@ class EstimatorParams:
     rho: float = 0.50                # correlation of travel-time errors between stretches
     base_sigma_s: float = 20.0       # s, floor of every prediction's spread
     tail_up: float = 1.5             # log-spread multiplier above the median: traffic only makes
+    median_shift: float = 0.5        # p50 = mean x exp(-shift x s^2): 0.5 = the log-normal median
+                                     # (skewed service times put the median below the mean)
     tail_down: float = 0.8           # you late (jams, lights, queues), so the late tail is longer
     dwell_cv: float = 0.5            # coefficient of variation of a stop's service time
     tod_bucket_s: float = 3600.0     # time-of-day bucket of the learned profile
@@ -89,4 +91,5 @@ class EstimatorParams:
         p[P_TAIL_UP] = self.tail_up
         p[P_TAIL_DOWN] = self.tail_down
         p[P_LIVE_TAU_FAR] = self.live_tau_far_s
+        p[P_MEDIAN_SHIFT] = self.median_shift
         return p

@@ -18,7 +18,7 @@ from ._kernels import (N_OUT, O_P10, O_P50, O_P90, O_PLATE, O_REM, S_DIST, S_INI
 from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
                       P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO,
-                      P_SEARCH_K, P_SPEED_SIGMA, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET,
+                      P_MEDIAN_SHIFT, P_SEARCH_K, P_SPEED_SIGMA, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET,
                       P_UTC_OFFSET, P_V_FLOOR)
 
 
@@ -193,11 +193,12 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     mus = np.where(tiny, 1.0, mu)
     sd = np.sqrt(np.log(1.0 + var / (mus * mus)))
     up, dn = prm[P_TAIL_UP], prm[P_TAIL_DOWN]
-    out[O_P10] = np.where(tiny, t0, t0 + mus * np.exp(-Z90 * sd * dn))
-    out[O_P50] = np.where(tiny, t0, t0 + mus)
-    out[O_P90] = np.where(tiny, t0, t0 + mus * np.exp(Z90 * sd * up))
+    med = mus * np.exp(-prm[P_MEDIAN_SHIFT] * np.log(1.0 + var / (mus * mus)))
+    out[O_P10] = np.where(tiny, t0, t0 + med * np.exp(-Z90 * sd * dn))
+    out[O_P50] = np.where(tiny, t0, t0 + med)
+    out[O_P90] = np.where(tiny, t0, t0 + med * np.exp(Z90 * sd * up))
     wl = win_end[rem_idx] - t0
-    z = np.log(np.where(wl > 0, wl, 1.0)) - np.log(mus)
+    z = np.log(np.where(wl > 0, wl, 1.0)) - np.log(med)
     z = np.where(z > 0, z / (sd * up), z / (sd * dn))
     erfc = np.vectorize(math.erfc)
     late = 0.5 * erfc(z / math.sqrt(2.0))
