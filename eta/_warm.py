@@ -5,11 +5,12 @@ import time
 from datetime import datetime, timedelta, timezone
 
 
-def warm_kernels() -> float:
+def warm_kernels(fleet: bool = True) -> float:
     """Run every kernel once on a tiny route; returns the seconds it took.
 
     Cold (no cache) this is the JIT compile; with a warm NUMBA_CACHE_DIR it is a cache load.
-    Either way the first real fix afterwards is fast.
+    Either way the first real fix afterwards is fast. `fleet=False` skips the parallel depot
+    kernel: a one-truck gateway never calls it, and calling it starts numba's thread pool.
     """
     t0 = time.perf_counter()
     from forewarn.devices import Fix
@@ -27,6 +28,7 @@ def warm_kernels() -> float:
     est.update(fix, ("a", "b"))
     est.update(Fix(time=start + timedelta(seconds=1), lat=0.0, lon=0.00005, speed=5.0), ("a", "b"))
     est.predict(start.timestamp() + 5.0, ("a", "b"), dwelling=None)
-    fleet = FleetEstimator([route, route])
-    fleet.update(fleet.fixes_from([fix, fix]))
+    if fleet:
+        fe = FleetEstimator([route, route])
+        fe.update(fe.fixes_from([fix, fix]))
     return time.perf_counter() - t0

@@ -184,8 +184,9 @@ def test_distance_to_stop_is_straight_line_metres():
 
 def test_warm_kernels_runs_every_kernel_and_reports_seconds():
     from forewarn.eta import warm_kernels
-    secs = warm_kernels()
-    assert isinstance(secs, float) and secs >= 0.0
+    for fleet in (False, True):
+        secs = warm_kernels(fleet=fleet)
+        assert isinstance(secs, float) and secs >= 0.0
 
 
 def test_long_hops_between_stops_get_a_faster_prior():
