@@ -48,3 +48,30 @@ def test_dwell_history_applies_to_the_same_address_on_another_day(tmp_path):
     nxt = Estimator(route(straight(), stops), history=h)
     assert nxt.dwell_mu[0] > 2.0 * 100.0
     assert nxt.dwell_mu[0] > nxt.dwell_mu[1]
+
+
+def _learn_slow_street(h, days=3):
+    r = route(straight(), [stop("A", 9000.0, 0.0)])
+    for day in range(days):
+        learner = Estimator(r, history=h)
+        for t in range(0, 2300, 2):
+            learner.update(fix(day * 86400 + t, 4.0 * t, 0.0, 4.0), ["A"])
+
+
+def test_what_was_learned_at_two_pm_does_not_slow_three_am():
+    h = TravelHistory()
+    _learn_slow_street(h)                             # T0 is 14:00 UTC
+    r = route(straight(), [stop("A", 9000.0, 0.0)])
+    night = -11 * 3600                                # 03:00 the same day
+    fresh = Estimator(r).update(fix(night, 0.0, 0.0, 8.0), ["A"])
+    taught = Estimator(r, history=h).update(fix(night, 0.0, 0.0, 8.0), ["A"])
+    assert taught.stops[0].p50 == pytest.approx(fresh.stops[0].p50)
+
+
+def test_history_generalises_to_another_route_through_the_same_street():
+    h = TravelHistory()
+    _learn_slow_street(h)
+    other = route(straight(8000.0), [stop("X", 3000.0, 0.0), stop("Y", 7000.0, 0.0)])
+    fresh = Estimator(other).update(fix(0, 0.0, 0.0, 8.0), ["X", "Y"])
+    taught = Estimator(other, history=h).update(fix(0, 0.0, 0.0, 8.0), ["X", "Y"])
+    assert taught.stops[1].p50 > fresh.stops[1].p50 + 150.0
