@@ -1,11 +1,13 @@
 """Numba kernels == the plain NumPy reference (1e-9 relative) on random routes and fixes,
 and the fleet kernel == the single-truck path."""
 import math
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
 
-from forewarn.eta import Estimator, EstimatorParams, FleetEstimator
+from forewarn.devices import Fix
+from forewarn.eta import Estimator, FleetEstimator
 from forewarn.eta import _kernels as K
 from forewarn.eta import _reference as R
 from forewarn.eta._scenarios import make_route
@@ -88,8 +90,6 @@ def test_fleet_kernel_equals_one_estimator_per_truck():
     fleet = FleetEstimator(veh)
     singles = [Estimator(r) for r in veh]
     rng = np.random.default_rng(0)
-    from forewarn.devices import Fix
-    from datetime import datetime, timezone
     for k in range(60):
         fixes = []
         for v, e in enumerate(singles):
