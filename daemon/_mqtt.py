@@ -35,6 +35,9 @@ log = logging.getLogger("forewarn.mqtt")
 RETAINED_QOS = {"status": 1, "position": 0, "eta": 1}
 INBOUND = {"route": 1, "nmea": 0, "cmd": 1}
 MAX_INBOUND_BYTES = 1_000_000
+#: On SIGTERM, a broker that acknowledged nothing for this long is not going to take the
+#: rest: the events stay queued on disk instead of eating systemd's stop timeout.
+FLUSH_STALL_S = 2.0
 
 Handler = Callable[[str, bytes], Awaitable[None]]
 
@@ -44,6 +47,7 @@ class LinkStats:
     connected: bool = False
     connects: int = 0
     published_events: int = 0
+    published_retained: int = 0
     last_error: str = ""
 
 
@@ -151,6 +155,7 @@ class MqttLink:
                 continue
             payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload or "").encode()
             if len(payload) > MAX_INBOUND_BYTES:
+                log.warning("mqtt: %s payload of %d bytes refused (limit %d)", suffix, len(payload), MAX_INBOUND_BYTES)
                 self.event({"type": "input_rejected", "ts": iso(time.time()), "topic": suffix,
                             "reason": f"payload of {len(payload)} bytes exceeds {MAX_INBOUND_BYTES}"})
                 continue
@@ -169,6 +174,7 @@ class MqttLink:
                     [s for s in self._dirty if s not in RETAINED_QOS]:
                 self._dirty.discard(suffix)
                 await client.publish(self.topic(suffix), self._retained[suffix], qos=RETAINED_QOS.get(suffix, 1), retain=True)
+                self.stats.published_retained += 1
             for seq, topic, payload in self.queue.head(50):
                 if self._dirty:   # fresher retained state jumps the backlog
                     break
@@ -187,7 +193,16 @@ class MqttLink:
     async def flush(self, timeout: float) -> bool:
         """SIGTERM: give the writer up to `timeout` s to publish what is pending. True if all went."""
         end = time.monotonic() + timeout
+        progress, moved_at = (-1, -1), time.monotonic()
         while (self._dirty or self.queue.depth()) and self.stats.connected and time.monotonic() < end:
+            now = time.monotonic()
+            done = (self.stats.published_events, self.stats.published_retained)
+            if done != progress:
+                progress, moved_at = done, now
+            elif now - moved_at > FLUSH_STALL_S:   # connected on paper, silent in fact (a hung broker)
+                log.warning("mqtt: the broker acknowledged nothing for %.0f s; not waiting for it any longer",
+                            FLUSH_STALL_S)
+                break
             self._wake.set()
             await asyncio.sleep(0.05)
         return not self._dirty and not self.queue.depth()

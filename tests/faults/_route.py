@@ -29,10 +29,12 @@ def config_with_drive(tmp: Path, fake: FakeTwilio | None, broker, prefix: str, s
     return config
 
 
-def finish_route(daemon: Daemon, watcher: Watcher, state: Path, epochs: int, timeout: float = 90) -> None:
-    """Wait until the daemon replayed the `epochs` left of the drive and every message is
-    settled; then stop it with SIGTERM, which must exit 0."""
-    before = len(watcher.of("position"))
+def finish_route(daemon: Daemon, watcher: Watcher, state: Path, epochs: int, *, seen_before: int = 0,
+                 timeout: float = 90) -> None:
+    """Wait until the daemon replayed the `epochs` left of the drive (it publishes more than
+    the `seen_before` positions the watcher had when it was started, up to the last fix) and
+    every message is settled; then stop it with SIGTERM, which must exit 0."""
+    before = seen_before
     assert daemon.wait_for_line("running for vehicle", 60), daemon.output()[-3000:]
     if epochs:
         assert watcher.wait(lambda w: len(w.of("position")) > before and at_end(w.last("position")), timeout), \

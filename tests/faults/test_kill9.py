@@ -49,7 +49,8 @@ def test_random_kill9_cycles_send_exactly_the_reference_messages(tmp_path, twili
 
         last = watcher.last("position")
         epochs = write_rest(tmp_path / "drive.nmea", ts(last["ts"]) if last else None)
-        finish_route(spawn(config), watcher, state, epochs)
+        seen = len(watcher.of("position"))
+        finish_route(spawn(config), watcher, state, epochs, seen_before=seen)
     finally:
         watcher.close()
 
