@@ -76,8 +76,9 @@ class EventQueue:
 class MqttLink:
     def __init__(self, settings: MqttSettings, vehicle_id: str, conn: sqlite3.Connection, *,
                  on_message: Handler | None = None, backoff: tuple[float, float] = (1.0, 60.0),
-                 nmea_topic: str | None = None) -> None:
+                 nmea_topic: str | None = None, on_reject: Callable[[dict], None] | None = None) -> None:
         self.s = settings
+        self.on_reject = on_reject
         self.base = f"{settings.prefix}/{vehicle_id}"
         # inbound topic -> what it carries; the NMEA topic may be another device's (gps.topic)
         self.inbound = {self.topic("route"): "route", self.topic("cmd"): "cmd", nmea_topic or self.topic("nmea"): "nmea"}
@@ -156,15 +157,23 @@ class MqttLink:
             payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload or "").encode()
             if len(payload) > MAX_INBOUND_BYTES:
                 log.warning("mqtt: %s payload of %d bytes refused (limit %d)", suffix, len(payload), MAX_INBOUND_BYTES)
-                self.event({"type": "input_rejected", "ts": iso(time.time()), "topic": suffix,
-                            "reason": f"payload of {len(payload)} bytes exceeds {MAX_INBOUND_BYTES}"})
+                self._rejected(suffix, f"payload of {len(payload)} bytes exceeds {MAX_INBOUND_BYTES}")
                 continue
             if self.on_message is not None and payload:
                 try:
                     await self.on_message(suffix, payload)
                 except Exception as e:  # one bad message must not take the link down
                     log.exception("handler for %s failed", suffix)
-                    self.event({"type": "input_rejected", "ts": iso(time.time()), "topic": suffix, "reason": f"internal error: {e}"})
+                    self._rejected(suffix, f"internal error: {e}")
+
+    def _rejected(self, suffix: str, reason: str) -> None:
+        """An inbound message we refused: told through the daemon's own `emit` when it gave
+        us one (so the event carries vehicle and route and is logged like every other)."""
+        ev = {"type": "input_rejected", "topic": suffix, "reason": reason}
+        if self.on_reject is not None:
+            self.on_reject(ev)
+        else:
+            self.event({"ts": iso(time.time()), **ev})
 
     async def _writer(self, client: aiomqtt.Client) -> None:
         while True:

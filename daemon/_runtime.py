@@ -94,7 +94,7 @@ class Daemon:
         self.sender = Sender(self.outbox, self.notifier, on_event=self.emit, clock=self.now)
         self.source = make_source(settings)
         self.link = MqttLink(settings.mqtt, settings.vehicle.id, self.conn, on_message=self._on_mqtt,
-                             nmea_topic=settings.gps.topic) if settings.mqtt else None
+                             nmea_topic=settings.gps.topic, on_reject=self.emit) if settings.mqtt else None
         self.history = TravelHistory.load(self.conn)
         self.tracker: RouteTracker | None = None
         self._route_files: dict[Path, float] = {}

@@ -76,6 +76,7 @@ def test_garbage_on_inbound_topics_is_rejected_clearly_and_the_route_goes_on(
         for (topic, _, type_, word), ev in zip(cases, got):   # QoS 1 from one publisher: in order
             reason = json.dumps(ev.get("reason"))
             assert ev["type"] == type_ and word in reason and len(reason) > 10, (topic, ev)
+            assert ev["vehicle"] == "demo-truck" and ev["route_id"] == route_id, ev
             assert ev.get("topic", topic) == topic or ev.get("origin") == "mqtt", ev
 
         assert daemon.alive()
