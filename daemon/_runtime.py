@@ -341,7 +341,7 @@ class Daemon:
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.sd.status("warming ETA kernels")
-        secs = await asyncio.to_thread(warm_kernels)
+        secs = await asyncio.to_thread(warm_kernels, fleet=False)   # a gateway serves one truck
         log.info("ETA kernels ready in %.2f s", secs)
         self.scan_routes_dir()
         await self.sender.reconcile()

@@ -28,8 +28,12 @@ def _parse_delays(items: list[str]) -> dict[str, float]:
                 raise ValueError
             out[stop] = float(minutes)
         except ValueError:
-            raise SystemExit(f"forewarn: --delay {item!r}: expected STOP=MINUTES, e.g. S3=25") from None
+            raise UsageError(f"--delay {item!r}: expected STOP=MINUTES, e.g. S3=25") from None
     return out
+
+
+class UsageError(ValueError):
+    """Bad command-line arguments found after argparse: exit 2 like argparse itself."""
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -126,7 +130,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if unknown:
         print(f"forewarn: --delay names stops not in {args.route}: {', '.join(unknown)}", file=sys.stderr)
         return 2
-    sim = simulate(route, seed=args.seed, delays=delays)
+    if args.detour and args.detour not in {s.id for s in route.stops}:
+        print(f"forewarn: --detour {args.detour!r} is not a stop of {args.route}", file=sys.stderr)
+        return 2
+    start = None
+    if args.start:
+        from datetime import datetime
+        try:
+            start = datetime.fromisoformat(args.start.replace("Z", "+00:00"))
+            if start.tzinfo is None:
+                raise ValueError
+        except ValueError:
+            print(f"forewarn: --start {args.start!r}: expected ISO 8601 with an offset, e.g. 2026-11-23T13:00:00Z",
+                  file=sys.stderr)
+            return 2
+    sim = simulate(route, seed=args.seed, delays=delays, start=start, hz=args.hz, detour=args.detour,
+                   dropouts=not args.no_dropouts)
     if args.output:
         write_simulation(sim, Path(args.output))
         print(f"wrote {args.output} ({len(sim.lines)} sentences) and its .truth.json", file=sys.stderr)
@@ -178,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--route", required=True, metavar="ROUTE.json")
     s.add_argument("--delay", action="append", default=[], metavar="STOP=MIN", help="inject MIN minutes of delay before STOP")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--detour", metavar="STOP", help="leave the route for a ~2 km detour before STOP")
+    s.add_argument("--start", metavar="TIME", help="departure time (ISO 8601); default: before the first window")
+    s.add_argument("--hz", type=float, default=1.0, help="fixes per second (default 1)")
+    s.add_argument("--no-dropouts", action="store_true", help="no GPS dropouts")
     s.add_argument("-o", "--output", metavar="FILE.nmea", help="write here (+ FILE.truth.json) instead of stdout")
     s.set_defaults(func=cmd_simulate)
 
@@ -199,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except UsageError as e:
+        print(f"forewarn: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
