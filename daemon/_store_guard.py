@@ -5,7 +5,10 @@ Two ways the file can fail us, one answer: say so loudly (a CRITICAL log line, a
 still warned and nobody is warned twice.
 
 - It cannot be opened at start (read-only filesystem, permissions, corrupt): we run on an
-  empty in-memory database for good; a restart would forget what was sent.
+  empty in-memory database. If there was no file yet (a new gateway, or its first start on a
+  full disk) nothing can be lost by creating it later, so the store retries like below and
+  writes its copy into the file once it can (only into an empty one). An existing file we
+  cannot open is left alone for good: overwriting it would destroy its history.
 - It stops taking writes while we run (disk full, quota, file-size limit, I/O error): the
   `GuardedConnection` every component holds catches the failed statement, copies the file's
   committed content into memory (sqlite3 `backup`, which only reads), re-runs the
@@ -22,6 +25,7 @@ is exact, and none of them needs to know the storage moved.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -61,13 +65,17 @@ class GuardedConnection:
     Thread-safe in the same sense as the connection it wraps: one statement at a time.
     """
 
-    def __init__(self, path: str, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: str, conn: sqlite3.Connection | None, *, error: str = "") -> None:
+        """`conn` None: the file could not be created at all (a new state file on a full
+        disk); start on memory and create the file when the disk takes writes."""
         self.path = path
         self._file: sqlite3.Connection | None = conn
-        self._mem: sqlite3.Connection | None = None
+        self._mem: sqlite3.Connection | None = None if conn is not None else open_db(":memory:")
+        # a file we never had must still be empty when we write our copy into it
+        self._only_into_empty = conn is None
         self._lock = threading.RLock()
         self._txn: list[tuple[str, str, Any]] | None = None   # statements since BEGIN, for a replay
-        self.error = ""
+        self.error = error
         self.failovers = 0
         self.recoveries = 0
 
@@ -176,6 +184,11 @@ class GuardedConnection:
                 log.debug("state file still unusable: %s", e)
                 return False
             try:
+                if self._only_into_empty and fresh.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+                    fresh.close()
+                    log.error("state file %s appeared with content of its own: not overwriting it with the "
+                              "in-memory state; staying on memory", self.path)
+                    return False
                 self._mem.backup(fresh)   # one write transaction: all or nothing
                 ok = fresh.execute("PRAGMA quick_check").fetchone()[0]
                 if ok != "ok":
@@ -190,6 +203,7 @@ class GuardedConnection:
             self._mem.close()
             self._mem = None
             self._file = fresh
+            self._only_into_empty = False
             self.error = ""
             self.recoveries += 1
             log.warning("state file %s takes writes again: in-memory state copied back, running on the file", self.path)
@@ -213,6 +227,14 @@ class StateStore:
             self.guard = GuardedConnection(path, conn)
             self.conn: sqlite3.Connection | GuardedConnection = self.guard
         except (sqlite3.Error, OSError) as e:
+            if _absent_or_empty(path):
+                # nothing to lose in that file: run on memory, create it when the disk lets us
+                log.critical("STATE FILE %s CANNOT BE CREATED (%s): running on in-memory state; retrying the "
+                             "file every %.0f s; a restart before then forgets which messages were sent",
+                             path, e, RECOVER_EVERY_S)
+                self.guard = GuardedConnection(path, None, error=str(e))
+                self.conn = self.guard
+                return
             self._open_error = str(e)
             log.critical("STATE FILE %s UNUSABLE (%s): running on in-memory state; a restart will forget "
                          "which messages were sent", path, e)
@@ -248,6 +270,14 @@ class StateStore:
             self.conn.close()
         except sqlite3.Error:
             pass
+
+
+def _absent_or_empty(path: str) -> bool:
+    """No state file yet, or one SQLite created with no page in it before it failed."""
+    try:
+        return os.path.getsize(path) == 0
+    except OSError:
+        return True
 
 
 def open_state(path: str) -> StateStore:

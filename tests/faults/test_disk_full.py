@@ -6,6 +6,7 @@ messages, none twice), and write that copy back into the file once writes succee
 """
 from __future__ import annotations
 
+from ._disk import TmpfsDisk
 from ._drive import write_rest
 from ._route import config_with_drive, finish_route, outbox_sids, posts, provider_sids, sent_keys, sent_twice
 from ._state import integrity
@@ -49,8 +50,45 @@ def test_disk_full_mid_route_runs_on_memory_and_recovers(tmp_path, full_disk, tw
     finally:
         watcher.close()
 
+    assert daemon.output().count("REFUSES WRITES") == 1, "the file failed once and held after the recovery"
     assert integrity(state) == "ok"
     assert not sent_twice(twilio_server), sent_twice(twilio_server)
     got = sent_keys(state)   # the file, after the copy-back, knows every message sent from memory
     assert got == reference_sent, f"missing {sorted(reference_sent - got)}, extra {sorted(got - reference_sent)}"
     assert outbox_sids(state) == provider_sids(twilio_server)
+
+
+def test_disk_already_full_at_first_start_runs_on_memory_and_creates_the_file_later(
+        tmp_path, twilio_server, broker, unique_prefix, spawn, reference_sent):
+    # room for the WAL: it grows to ~4 MB (1000 pages) between checkpoints, and a smaller
+    # disk fills up again after the copy-back (which the daemon then reports, correctly)
+    disk = TmpfsDisk(tmp_path / "disk", size="8m")
+    try:
+        config = config_with_drive(tmp_path, twilio_server, broker, unique_prefix, SPEED)
+        state = disk.dir / "state.db"
+        config.write_text(config.read_text().replace(f'path = "{tmp_path / "state.db"}"', f'path = "{state}"'))
+        epochs = write_rest(tmp_path / "drive.nmea", None)
+        disk.fill(0)
+        watcher = Watcher(broker.host, broker.port, f"{unique_prefix}/demo-truck",
+                          suffixes=("status", "position", "events"))
+        try:
+            daemon = spawn(config)
+            assert daemon.wait_for_line(lambda ln: "CRITICAL" in ln and "CANNOT BE CREATED" in ln, 60), \
+                daemon.output()[-3000:]
+            assert watcher.wait(lambda w: _store_ok(w) is False, 15), watcher.last("status")
+            assert twilio_server.wait_for(lambda f: len(f.posts("Messages")) + len(f.posts("Calls")) >= 2, 30), \
+                daemon.output()[-3000:]
+            disk.free(0)
+            assert daemon.wait_for_line("takes writes again", 30), daemon.output()[-3000:]
+            assert watcher.wait(lambda w: _store_ok(w) is True, 10), watcher.last("status")
+            finish_route(daemon, watcher, state, epochs)
+        finally:
+            watcher.close()
+        assert daemon.output().count("REFUSES WRITES") == 0, daemon.output()[-3000:]
+        assert integrity(state) == "ok"
+        assert not sent_twice(twilio_server), sent_twice(twilio_server)
+        got = sent_keys(state)
+        assert got == reference_sent, f"missing {sorted(reference_sent - got)}, extra {sorted(got - reference_sent)}"
+        assert outbox_sids(state) == provider_sids(twilio_server)
+    finally:
+        disk.close()

@@ -85,3 +85,21 @@ def test_a_transaction_failing_at_commit_is_replayed_on_the_copy(disk):
     assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 3
     assert not db.in_transaction
     db.close()
+
+
+def test_a_state_file_that_cannot_be_created_is_created_once_space_returns(disk):
+    disk.fill(0)
+    store = StateStore(str(disk.dir / "state.db"))
+    db = store.conn
+    assert store.describe()["ok"] is False and "full" in store.describe()["error"]
+    db.execute("CREATE TABLE t (v TEXT)")
+    db.execute("INSERT INTO t VALUES ('from memory')")
+    store.maybe_recover()
+    assert db.degraded
+    disk.free(0)
+    assert db.try_recover() and store.writable
+    store.close()
+    other = sqlite3.connect(disk.dir / "state.db")
+    assert other.execute("SELECT v FROM t").fetchall() == [("from memory",)]
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    other.close()
