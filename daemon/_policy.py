@@ -15,9 +15,9 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from forewarn.config import AlertSettings
-from forewarn.eta import Estimate, Stop, StopEta
+from forewarn.eta import Stop, StopEta
 
-from ._stops import Risk, StopRecord, StopState
+from ._stops import Risk, StopRecord
 
 UPDATE_KINDS = ("delay", "back_on_time", "sorry_late")
 RESERVED_KINDS = ("approaching", "delivered")

@@ -7,7 +7,6 @@ import json
 from datetime import datetime
 
 import aiomqtt
-import pytest
 
 from forewarn.config import load_settings
 from forewarn.daemon._runtime import Daemon, Hooks

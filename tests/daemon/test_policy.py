@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from forewarn.config import AlertSettings
 from forewarn.daemon._policy import Policy, honest_window, quiet_until
-from forewarn.daemon._stops import Risk, StopRecord, StopState
+from forewarn.daemon._stops import Risk, StopRecord
 from forewarn.eta import Customer, Stop, StopEta, Window
 
 TZ = ZoneInfo("America/Toronto")

@@ -1,7 +1,6 @@
 """The unit file passes systemd's own checks, and the daemon speaks sd_notify as systemd expects."""
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
