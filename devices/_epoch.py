@@ -8,7 +8,7 @@ one fix per instant.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+import datetime as dt
 
 from ._fix import FixMode, Quality
 
@@ -36,7 +36,7 @@ class Epoch:
     speed: float | None = None
     course: float | None = None
     rmc_motion: bool = False        # RMC gave speed/course: VTG must not override it
-    date: date | None = None
+    date: dt.date | None = None
     invalid: bool = False           # some sentence said "no fix" (RMC V, GGA 0, ...)
     quality: Quality | None = None  # from GGA
     mode_quality: Quality | None = None  # from RMC/GNS/GLL mode indicator
