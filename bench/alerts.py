@@ -13,6 +13,7 @@ arrivals, as `forewarn report` does:
 
     .venv/bin/python bench/alerts.py                 # 3 routes (a simulated day), ~1 min
     .venv/bin/python bench/alerts.py --routes 10 --out /tmp/alerts   # + replay JSONs for `forewarn report`
+    .venv/bin/python bench/alerts.py --alert sustain_s=60 --set stuck_scale=1.2   # policy / model experiments
 Prints the per-route table, the totals and, last, one JSON line.
 """
 from __future__ import annotations
@@ -58,9 +59,34 @@ def planned_route(seed: int, n_stops: int, length_m: float):
     return replace(base, stops=tuple(stops))
 
 
-def run(n_routes: int, n_stops: int, length_m: float, out: Path | None) -> list[dict]:
+def _number(v: str):
+    return int(v) if v.lstrip("-").isdigit() else float(v)
+
+
+def use_params(overrides: dict[str, float]) -> None:
+    """Make the daemon's tracker build its Estimator with these EstimatorParams overrides.
+
+    The daemon has no knob for estimator parameters (they are tuned here, not per site), so
+    a tuning experiment swaps the class the tracker module looks up; bench-only.
+    """
+    if not overrides:
+        return
+    from forewarn.daemon import _tracker
+    from forewarn.eta import Estimator, EstimatorParams
+
+    params = EstimatorParams(**overrides)
+
+    class TunedEstimator(Estimator):
+        def __init__(self, route, params_=None, history=None) -> None:
+            super().__init__(route, params, history)
+
+    _tracker.Estimator = TunedEstimator
+
+
+def run(n_routes: int, n_stops: int, length_m: float, out: Path | None,
+        alert_overrides: dict | None = None) -> list[dict]:
     docs = []
-    alerts = AlertSettings(quiet_hours=None)
+    alerts = AlertSettings(quiet_hours=None, **(alert_overrides or {}))
     for r in range(n_routes):
         seed = 700 + r
         route = planned_route(seed, n_stops, length_m)
@@ -87,9 +113,15 @@ def main() -> None:
     ap.add_argument("--stops", type=int, default=15)
     ap.add_argument("--length", type=float, default=40_000.0, help="metres per route")
     ap.add_argument("--out", type=Path, help="write each replay JSON here (for `forewarn report`)")
+    ap.add_argument("--alert", action="append", default=[], metavar="NAME=VALUE",
+                    help="override an AlertSettings field (policy experiments: late_probability, sustain_s, ...)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override an EstimatorParams field (model experiments)")
     a = ap.parse_args()
+    alert_overrides = {k: _number(v) for k, v in (kv.split("=", 1) for kv in a.alert)}
+    use_params({k: float(v) for k, v in (kv.split("=", 1) for kv in a.set)})
     t0 = time.perf_counter()
-    docs = run(a.routes, a.stops, a.length, a.out)
+    docs = run(a.routes, a.stops, a.length, a.out, alert_overrides)
     buf = io.StringIO()
     print_fleet_report(docs, buf)
     print(buf.getvalue())
@@ -107,6 +139,7 @@ def main() -> None:
         "median_lead_min": round(statistics.median(leads), 1) if leads else None,
         "false_alarm_pct": round(100 * false / on_time, 2) if on_time else None,
         "duplicates": dup, "seconds": round(time.perf_counter() - t0, 1),
+        "alert_overrides": alert_overrides, "param_overrides": a.set,
         "targets": {"warned_pct": ">=90", "median_lead_min": ">=20", "false_alarm_pct": "<=2", "duplicates": "0"},
     }
     print(json.dumps(summary))

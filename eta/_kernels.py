@@ -13,14 +13,16 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from . import _stuck
 from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
-                      P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SEARCH_K,
+                      P_RATIO_FREEZE, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SEARCH_K,
+                      P_SLOW_CV_GAIN,
                       P_SPEED_SIGMA, P_MEDIAN_SHIFT, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET, P_UTC_OFFSET, P_V_FLOOR)
 
 # Filter state layout.
 S_S, S_V, S_P00, S_P01, S_P11, S_T, S_INIT, S_OFF_SINCE, S_OFF, S_DIST, S_MX, S_MY, \
-    S_RATIO, S_REJ, S_RATIO_FAR, S_STILL_SINCE, N_STATE = range(17)
+    S_RATIO, S_REJ, S_RATIO_FAR, S_STILL_SINCE, S_STUCK, S_GO_SINCE, N_STATE = range(19)
 # Output rows.
 O_P10, O_P50, O_P90, O_PLATE, O_REM, N_OUT = range(6)
 
@@ -35,6 +37,7 @@ def new_state() -> np.ndarray:
     st[S_RATIO_FAR] = 1.0
     st[S_STILL_SINCE] = -1.0
     st[S_OFF_SINCE] = -1.0
+    st[S_GO_SINCE] = -1.0
     return st
 
 
@@ -251,22 +254,27 @@ def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwell
     st[S_MY] = qy
     # live ratio: how this truck is doing against the profile right now (not while serving
     # a stop: a parked truck at a customer says nothing about traffic)
+    i = stretch_of(edges, s)
+    vp = vprof[i, tod_bucket(t, prm)]
+    r_obs = v / vp
+    e, go = _stuck.advance(st[S_STUCK], st[S_GO_SINCE], t, dt, r_obs, dwelling, prm)
+    st[S_STUCK] = e
+    st[S_GO_SINCE] = go
     if dwelling == 0:
-        i = stretch_of(edges, s)
-        vp = vprof[i, tod_bucket(t, prm)]
-        r_obs = v / vp
-        a = 1.0 - math.exp(-dt / prm[P_LIVE_TAU])
-        r = st[S_RATIO] + a * (r_obs - st[S_RATIO])
-        if r < prm[P_RATIO_MIN]:
-            r = prm[P_RATIO_MIN]
-        if r > prm[P_RATIO_MAX]:
-            r = prm[P_RATIO_MAX]
-        st[S_RATIO] = r
         if v < STILL_V:
             if st[S_STILL_SINCE] < 0.0:
                 st[S_STILL_SINCE] = t
         else:
             st[S_STILL_SINCE] = -1.0
+        # the near ratio stops learning from a long standstill: the stuck state times it
+        if st[S_STILL_SINCE] < 0.0 or t - st[S_STILL_SINCE] < prm[P_RATIO_FREEZE]:
+            a = 1.0 - math.exp(-dt / prm[P_LIVE_TAU])
+            r = st[S_RATIO] + a * (r_obs - st[S_RATIO])
+            if r < prm[P_RATIO_MIN]:
+                r = prm[P_RATIO_MIN]
+            if r > prm[P_RATIO_MAX]:
+                r = prm[P_RATIO_MAX]
+            st[S_RATIO] = r
         # the long ratio ignores long standstills (a break, an unplanned stop, a bus holding
         # for its timetable): they say nothing about the speed of the roads ahead
         if st[S_STILL_SINCE] < 0.0 or t - st[S_STILL_SINCE] < STILL_S:
@@ -290,7 +298,9 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     to the long ratio (half an hour: the day, the road type), each weighted by how much the
     profile there is a guess; plus the service times of the remaining stops in between.
     Spread: per-stretch sigma = cv x time, partly correlated (rho) because a slow day is slow
-    everywhere, plus dwell variances; the arrival is log-normal with the point estimate as its
+    everywhere, with cv widened where the live factor is below 1 (a truck far behind its
+    profile is in traffic nobody can time well), plus dwell variances and the queue term
+    (`dw0_*` carries the stop being served and the time still to lose in a queue); the arrival is log-normal with the point estimate as its
     median, split at the median (wider above: `tail_up`, narrower below: `tail_down`)
     because delays are one-sided.
     """
@@ -304,6 +314,7 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     tup = prm[P_TAIL_UP]
     tdn = prm[P_TAIL_DOWN]
     mshift = prm[P_MEDIAN_SHIFT]
+    slow_gain = prm[P_SLOW_CV_GAIN]
     b0 = tod_bucket(t0, prm)
     tm = 0.0
     acc_a = 0.0
@@ -340,6 +351,8 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
         xm = 0.5 * (a + b) - s0
         fade = math.exp(-xm / decay) if xm < xcut else 0.0
         f = (1.0 - fade) * (1.0 + rwf * (ratio_far - 1.0)) + fade * (1.0 + rw * (ratio - 1.0))
+        if f < 1.0:
+            cv = cv * (1.0 + slow_gain * (1.0 - f))
         v = vp * f
         if v < vfloor:
             v = vfloor
@@ -436,6 +449,11 @@ def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y,
             r = 1.2
         lead_v = prm[P_CRUISE] * r
         s0 = stop_s[k]
+    # time still to be lost in a queue (not while serving a stop: the dwell term covers that)
+    if dwelling == 0:
+        q_mu, q_var = _stuck.delay(st[S_STUCK], prm)
+        dw0_mu = dw0_mu + q_mu
+        dw0_var = dw0_var + q_var
     eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
         t_now, s0, lead_m, lead_v, st[S_RATIO], st[S_RATIO_FAR], dw0_mu, dw0_var, prm, out)
 

@@ -13,7 +13,9 @@ import numpy as np
 P_Q, P_SPEED_SIGMA, P_GATE, P_MAX_REJECTS, P_SEARCH_K, P_OFF_M, P_OFF_S, P_LIVE_TAU, \
     P_LIVE_DECAY, P_RATIO_MIN, P_RATIO_MAX, P_RHO, P_BASE_SIGMA, P_TOD_BUCKET, P_N_TOD, \
     P_UTC_OFFSET, P_DETOUR, P_V_FLOOR, P_CRUISE, P_REACQ_PRIOR, P_OFF_CV, P_RATIO_WEIGHT, \
-    P_RATIO_WEIGHT_FAR, P_TAIL_UP, P_TAIL_DOWN, P_LIVE_TAU_FAR, P_MEDIAN_SHIFT, N_PARAMS = range(28)
+    P_RATIO_WEIGHT_FAR, P_TAIL_UP, P_TAIL_DOWN, P_LIVE_TAU_FAR, P_MEDIAN_SHIFT, \
+    P_STUCK_RATIO, P_MOVING_RATIO, P_STUCK_GRACE, P_STUCK_SCALE, P_STUCK_SIGMA, P_STUCK_CLEAR, \
+    P_STUCK_FADE, P_STUCK_HOLD_TAU, P_SLOW_CV_GAIN, P_RATIO_FREEZE, N_PARAMS = range(38)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,23 @@ class EstimatorParams:
     v_floor: float = 0.8             # m/s, slowest speed assumed for any stretch
     reacquire_prior_m: float = 2000.0  # full-scan tie-break: prefer candidates near the last match
     off_route_cv: float = 0.35       # spread of the straight-line leg when off route
+    # Stuck state (see _stuck.py): a truck standing or crawling in a queue, not at a stop.
+    stuck_ratio: float = 0.3         # slower than this x the profile = stuck or crawling: the clock runs
+    moving_ratio: float = 0.5        # faster than this x the profile = moving normally
+    stuck_grace_s: float = 90.0      # stuck this long is still a red light: no extra delay yet
+    stuck_scale: float = 0.5         # median remaining stuck time per second stuck beyond the grace
+                                     # (scale-free, so a decreasing hazard: a queue that held
+                                     # 30 min is as likely as not to hold 15 more; 1.0 would warn
+                                     # earlier but cry wolf downstream, see bench/alerts.py)
+    stuck_sigma: float = 1.0         # log-spread of the remaining stuck time (wide, right-skewed)
+    stuck_clear_s: float = 60.0      # moving normally this long without a stop = the queue is behind
+    stuck_fade_s: float = 20.0       # ... then the stuck clock fades with this time constant
+    stuck_hold_tau_s: float = 300.0  # short moves of stop-and-go only wear it down this slowly
+    ratio_freeze_s: float = 90.0     # standing this long, the near live ratio stops learning: the
+                                     # stuck state times the queue, the ratio says how fast the
+                                     # truck drives when it drives (no double count of a standstill)
+    slow_cv_gain: float = 1.0        # travel-time spread x (1 + gain x (1 - live factor)) where the
+                                     # truck runs below the profile: a slow day is an uncertain day
 
     @property
     def n_tod(self) -> int:
@@ -92,4 +111,14 @@ class EstimatorParams:
         p[P_TAIL_DOWN] = self.tail_down
         p[P_LIVE_TAU_FAR] = self.live_tau_far_s
         p[P_MEDIAN_SHIFT] = self.median_shift
+        p[P_STUCK_RATIO] = self.stuck_ratio
+        p[P_MOVING_RATIO] = self.moving_ratio
+        p[P_STUCK_GRACE] = self.stuck_grace_s
+        p[P_STUCK_SCALE] = self.stuck_scale
+        p[P_STUCK_SIGMA] = self.stuck_sigma
+        p[P_STUCK_CLEAR] = self.stuck_clear_s
+        p[P_STUCK_FADE] = self.stuck_fade_s
+        p[P_STUCK_HOLD_TAU] = self.stuck_hold_tau_s
+        p[P_SLOW_CV_GAIN] = self.slow_cv_gain
+        p[P_RATIO_FREEZE] = self.ratio_freeze_s
         return p

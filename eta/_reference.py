@@ -12,13 +12,14 @@ import math
 
 import numpy as np
 
-from ._kernels import (N_OUT, O_P10, O_P50, O_P90, O_PLATE, O_REM, S_DIST, S_INIT, S_MX, S_MY,
-                       S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO, S_RATIO_FAR, S_REJ, S_S, S_STILL_SINCE, S_T, S_V, STILL_S,
-                       STILL_V, Z90, FADE_CUTOFF)
+from ._kernels import (N_OUT, O_P10, O_P50, O_P90, O_PLATE, O_REM, S_DIST, S_GO_SINCE, S_INIT, S_MX, S_MY,
+                       S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO, S_RATIO_FAR, S_REJ, S_S, S_STILL_SINCE,
+                       S_STUCK, S_T, S_V, STILL_S, STILL_V, Z90, FADE_CUTOFF)
 from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
-                      P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO,
-                      P_MEDIAN_SHIFT, P_SEARCH_K, P_SPEED_SIGMA, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET,
+                      P_RATIO_FREEZE, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SLOW_CV_GAIN,
+                      P_MOVING_RATIO, P_STUCK_CLEAR, P_STUCK_FADE, P_STUCK_GRACE, P_STUCK_HOLD_TAU,
+                      P_STUCK_RATIO, P_STUCK_SCALE, P_STUCK_SIGMA, P_MEDIAN_SHIFT, P_SEARCH_K, P_SPEED_SIGMA, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET,
                       P_UTC_OFFSET, P_V_FLOOR)
 
 
@@ -137,16 +138,48 @@ def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwell
     xs[0] = min(max(xs[0], 0.0), total)
     st[[S_S, S_V, S_P00, S_P01, S_P11, S_T, S_DIST, S_MX, S_MY]] = \
         [xs[0], xs[1], P[0, 0], P[0, 1], P[1, 1], t, d, qx, qy]
+    vp = vprof[stretch_of(edges, xs[0]), tod_bucket(t, prm)]
+    stuck_clock(st, t, dt, xs[1] / vp, dwelling, prm)
     if dwelling == 0:
-        vp = vprof[stretch_of(edges, xs[0]), tod_bucket(t, prm)]
-        a = 1.0 - math.exp(-dt / prm[P_LIVE_TAU])
-        r = st[S_RATIO] + a * (xs[1] / vp - st[S_RATIO])
-        st[S_RATIO] = min(max(r, prm[P_RATIO_MIN]), prm[P_RATIO_MAX])
         st[S_STILL_SINCE] = (t if st[S_STILL_SINCE] < 0.0 else st[S_STILL_SINCE]) if xs[1] < STILL_V else -1.0
+        standing = st[S_STILL_SINCE] >= 0.0 and t - st[S_STILL_SINCE] >= prm[P_RATIO_FREEZE]
+        if not standing:
+            a = 1.0 - math.exp(-dt / prm[P_LIVE_TAU])
+            r = st[S_RATIO] + a * (xs[1] / vp - st[S_RATIO])
+            st[S_RATIO] = min(max(r, prm[P_RATIO_MIN]), prm[P_RATIO_MAX])
         if st[S_STILL_SINCE] < 0.0 or t - st[S_STILL_SINCE] < STILL_S:
             af = 1.0 - math.exp(-dt / prm[P_LIVE_TAU_FAR])
             rf = st[S_RATIO_FAR] + af * (xs[1] / vp - st[S_RATIO_FAR])
             st[S_RATIO_FAR] = min(max(rf, prm[P_RATIO_MIN]), prm[P_RATIO_MAX])
+
+
+def stuck_clock(st: np.ndarray, t: float, dt: float, ratio_now: float, dwelling: int, prm) -> None:
+    """Same contract as `_stuck.advance`, on the state vector: which regime the truck is in
+    picks the clock's time constant (0 = it only grows), then one step."""
+    moving = dwelling == 0 and ratio_now >= prm[P_MOVING_RATIO]
+    if moving and st[S_GO_SINCE] < 0.0:
+        st[S_GO_SINCE] = t
+    if not moving:
+        st[S_GO_SINCE] = -1.0
+    if dwelling != 0:
+        tau = prm[P_STUCK_FADE]
+    elif ratio_now < prm[P_STUCK_RATIO]:
+        st[S_STUCK] += dt
+        return
+    elif moving:
+        cleared = t - st[S_GO_SINCE] >= prm[P_STUCK_CLEAR]
+        tau = prm[P_STUCK_FADE] if cleared else prm[P_STUCK_HOLD_TAU]
+    else:
+        return
+    st[S_STUCK] *= math.exp(-dt / tau)
+
+
+def stuck_delay(e: float, prm) -> tuple[float, float]:
+    """Same contract as `_stuck.delay`: log-normal remaining queue time, its mean and variance."""
+    median = prm[P_STUCK_SCALE] * max(e - prm[P_STUCK_GRACE], 0.0)
+    s2 = prm[P_STUCK_SIGMA] ** 2
+    mean = median * math.exp(s2 / 2.0)
+    return mean, mean ** 2 * math.expm1(s2)
 
 
 def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, t0, s0, lead_m,
@@ -168,6 +201,7 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     fade = np.where(xm < FADE_CUTOFF * prm[P_LIVE_DECAY], np.exp(-xm / prm[P_LIVE_DECAY]), 0.0)
     wf = wprof[idx, bucket]
     f = (1.0 - fade) * (1.0 + wf * (ratio_far - 1.0)) + fade * (1.0 + prm[P_RATIO_WEIGHT] * (ratio - 1.0))
+    cv = cv * (1.0 + prm[P_SLOW_CV_GAIN] * np.maximum(1.0 - f, 0.0))
     pace = 1.0 / np.maximum(vp * f, prm[P_V_FLOOR])
     tau = np.maximum(length * pace, 0.0)
     sg = cv * tau
@@ -229,5 +263,8 @@ def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y,
         lead_m = math.sqrt((fx - stop_x[k]) ** 2 + (fy - stop_y[k]) ** 2) * prm[P_DETOUR]
         lead_v = prm[P_CRUISE] * min(max(st[S_RATIO], 0.3), 1.2)
         s0 = stop_s[k]
+    if dwelling == 0:
+        q_mu, q_var = stuck_delay(st[S_STUCK], prm)
+        dw0_mu, dw0_var = dw0_mu + q_mu, dw0_var + q_var
     out[:, :n_rem] = eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem, t_now,
                          s0, lead_m, lead_v, st[S_RATIO], st[S_RATIO_FAR], dw0_mu, dw0_var, prm)

@@ -30,12 +30,14 @@ def _random_case(seed):
 
 
 def _fixes(rng, est, n=400):
-    """A noisy drive along the route with dropouts, outliers, an excursion and dwell flags."""
+    """A noisy drive along the route with dropouts, outliers, an excursion, a stop-and-go
+    queue and dwell flags."""
     m = est.model
     s, t = 0.0, 1.8e9 + rng.uniform(0, 86400)
     for i in range(n):
         t += float(rng.choice([1.0, 1.0, 1.0, 2.0, 7.0]))
-        s = min(s + rng.uniform(0, 15), m.length)
+        queued = 250 <= i < 340 and i % 30 < 26          # stop-and-go: the stuck clock and its delay
+        s = min(s + (0.0 if queued else rng.uniform(0, 15)), m.length)
         x = float(np.interp(s, m.cum, m.px)) + rng.normal(0, 4)
         y = float(np.interp(s, m.cum, m.py)) + rng.normal(0, 4)
         kind = rng.random()
@@ -47,8 +49,10 @@ def _fixes(rng, est, n=400):
         elif 150 <= i < 200:
             y += 400.0                                     # a long detour: off route
         speed = math.nan if rng.random() < 0.1 else abs(rng.normal(8.0, 3.0))
+        if queued and speed == speed:
+            speed = abs(rng.normal(0.0, 0.1))
         sigma = float(rng.uniform(2.0, 12.0))
-        dwelling = int(rng.random() < 0.1)
+        dwelling = int(rng.random() < (0.02 if queued else 0.1))
         yield t, x, y, speed, sigma, dwelling
 
 
@@ -62,6 +66,7 @@ def test_kernel_equals_numpy_reference(seed):
     win_end = rng.uniform(1.8e9, 1.8e9 + 2 * 86400, size=n_stops)
     first = 0
     checked = 0
+    stuck_max = 0.0
     for t, x, y, speed, sigma, dwelling in _fixes(rng, est):
         if rng.random() < 0.01 and first < n_stops - 1:
             first += 1
@@ -80,7 +85,9 @@ def test_kernel_equals_numpy_reference(seed):
         np.testing.assert_allclose(out_k[K.O_PLATE, :n], out_r[K.O_PLATE, :n], rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(out_k[K.O_REM, :n], out_r[K.O_REM, :n], rtol=1e-9, atol=1e-9)
         checked += 1
+        stuck_max = max(stuck_max, st_k[K.S_STUCK])
     assert checked > 300
+    assert stuck_max > est.params.stuck_grace_s               # the queue term was exercised
     assert st_k[K.S_INIT] == 1.0
 
 
