@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 
+from forewarn.daemon._runtime import STATUS_EVERY_S   # counters alone republish `status` this often
 from tests.daemon.helpers import manifest
 
 from ._drive import write_rest
 from ._route import config_with_drive, finish_route, sent_keys, sent_twice
 from ._watch import Watcher
+
 
 SPEED = 40.0
 BIG = 1_100_000
@@ -89,3 +92,58 @@ def test_garbage_on_inbound_topics_is_rejected_clearly_and_the_route_goes_on(
     assert not sent_twice(twilio_server), sent_twice(twilio_server)
     got_keys = sent_keys(state)
     assert got_keys == reference_sent, f"missing {sorted(reference_sent - got_keys)}, extra {sorted(got_keys - reference_sent)}"
+
+
+def test_garbage_in_an_mqtt_nmea_feed_is_counted_and_fixes_go_on(tmp_path, broker, unique_prefix, spawn):
+    """gps.source = "mqtt": the NMEA feed itself carries the noise. Noise is the GPS decoder's
+    to count (a message per bad line on `events` would flood dispatchers at GPS rate); only
+    an oversized message is refused with an event."""
+    from ._drive import epoch_time, epochs, ts
+    from tests.daemon.helpers import DRIVE
+
+    config = config_with_drive(tmp_path, None, broker, unique_prefix, SPEED)
+    text = config.read_text()
+    config.write_text(text.replace(f'source = "file"\npath = "{tmp_path / "drive.nmea"}"\nspeed = {SPEED}',
+                                   'source = "mqtt"'))
+    assert 'source = "mqtt"' in config.read_text() and str(DRIVE) not in config.read_text()
+    drive = epochs()
+    rng = random.Random(11)
+    watcher = Watcher(broker.host, broker.port, f"{unique_prefix}/demo-truck", suffixes=("status", "position", "events"))
+
+    rhythm = threading.Event()   # never set: its wait() is the receiver's pace between epochs
+
+    def feed(part: list[list[str]]) -> None:
+        for epoch in part:
+            watcher.publish("nmea", "".join(ln + "\r\n" for ln in epoch), qos=0)
+            rhythm.wait(0.01)
+
+    def reached(w: Watcher, t) -> bool:
+        """A position at least as new as `t` was published (positions coalesce: newest wins)."""
+        return any(ts(m.json()["ts"]) >= t for m in w.of("position"))
+
+    def gps(w: Watcher) -> dict:
+        st = w.last("status")
+        return st["gps"] if st else {}
+
+    try:
+        daemon = spawn(config)
+        assert daemon.wait_for_line("mqtt connected", 60), daemon.output()[-3000:]
+        feed(drive[:40])
+        assert watcher.wait(lambda w: reached(w, epoch_time(drive[39])), 30), daemon.output()[-3000:]
+        counted_before = sum(gps(watcher).get("counters", {}).values())
+        noise = [bytes(rng.getrandbits(8) for _ in range(4000)) for _ in range(20)] + [
+            b"\xff\xfe" * 300, b"{\"not\": \"nmea\"}", b"$GPGGA,,,,,,,,*00\r\n" * 50,
+            b"$GPRMC," + b"9" * 900_000, b"\r\n\r\n\r\n"]
+        for payload in noise:
+            watcher.publish("nmea", payload, qos=0)
+        watcher.publish("nmea", b"$" * BIG, qos=0)
+        feed(drive[40:120])
+        assert watcher.wait(lambda w: reached(w, epoch_time(drive[119])), 30), daemon.output()[-3000:]
+        assert watcher.wait(lambda w: sum(gps(w).get("counters", {}).values()) >= counted_before + 50, STATUS_EVERY_S + 10), gps(watcher)
+        refused = watcher.events("input_rejected")
+        assert len(refused) == 1 and refused[0]["topic"] == "nmea" and "exceeds" in refused[0]["reason"], refused
+        assert daemon.alive()
+        code, took = daemon.terminate()
+        assert code == 0 and took < 10, daemon.output()[-3000:]
+    finally:
+        watcher.close()
