@@ -63,10 +63,10 @@ class EstimatorParams:
     stuck_ratio: float = 0.3         # slower than this x the profile = stuck or crawling: the clock runs
     moving_ratio: float = 0.5        # faster than this x the profile = moving normally
     stuck_grace_s: float = 90.0      # stuck this long is still a red light: no extra delay yet
-    stuck_scale: float = 0.5         # median remaining stuck time per second stuck beyond the grace
+    stuck_scale: float = 0.4         # median remaining stuck time per second stuck beyond the grace
                                      # (scale-free, so a decreasing hazard: a queue that held
-                                     # 30 min is as likely as not to hold 15 more; 1.0 would warn
-                                     # earlier but cry wolf downstream, see bench/alerts.py)
+                                     # 30 min is as likely as not to hold 12 more; 1.0 warns
+                                     # earlier but cries wolf downstream, see bench/alerts.py)
     stuck_sigma: float = 1.0         # log-spread of the remaining stuck time (wide, right-skewed)
     stuck_clear_s: float = 60.0      # moving normally this long without a stop = the queue is behind
     stuck_fade_s: float = 20.0       # ... then the stuck clock fades with this time constant

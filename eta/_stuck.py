@@ -12,7 +12,7 @@ slowly by short moves at normal speed, and fades fast once the truck has driven 
 `stuck_clear_s` (the queue is behind it) or while it serves a stop. Beyond a grace period (a
 red light), the remaining stuck time is log-normal with median `stuck_scale` x (e - grace):
 scale-free, so the hazard of the queue ending decreases with the time it has held (with
-the default 0.5, a queue that held 30 minutes is as likely as not to hold 15 more), with a
+the default 0.4, a queue that held 30 minutes is as likely as not to hold 12 more), with a
 wide, right-skewed spread. Its mean and variance are added to every remaining stop, like the remaining service
 time of a stop being served.
 
