@@ -371,8 +371,10 @@ class Daemon:
     def _shutdown(self) -> None:
         if self.hooks.on_stop is not None:
             self.hooks.on_stop(self)
-        if self.state.writable:
+        try:   # into the in-memory copy too: state.close() tries to write that back one last time
             self.history.save(self.conn)
+        except sqlite3.Error as e:
+            log.error("learned history not saved: %s", e)
         self.state.close()
         log.info("stopped cleanly")
 

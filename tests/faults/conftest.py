@@ -25,12 +25,12 @@ def spawn() -> Iterator:
         d.stop()
 
 
-_REFERENCE_SPEED = 200.0
+_REFERENCE_SPEED = 40.0
 
 
 @pytest.fixture(scope="session")
-def reference_sent(tmp_path_factory: pytest.TempPathFactory, broker) -> set[str]:
-    """The outbox keys one undisturbed run of the bundled route sends (computed once)."""
+def reference_outbox(tmp_path_factory: pytest.TempPathFactory, broker) -> dict[str, str]:
+    """The outbox (key -> state) of one undisturbed run of the bundled route (computed once)."""
     import uuid
 
     from ._route import reference_run

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ._disk import TmpfsDisk
 from ._drive import write_rest
-from ._route import config_with_drive, finish_route, outbox_sids, posts, provider_sids, sent_keys, sent_twice
+from ._route import assert_same_messages, config_with_drive, finish_route, posts
 from ._state import integrity
 from ._watch import Watcher
 
@@ -21,7 +21,7 @@ def _store_ok(w: Watcher) -> bool | None:
 
 
 def test_disk_full_mid_route_runs_on_memory_and_recovers(tmp_path, full_disk, twilio_server, broker, unique_prefix,
-                                                          spawn, reference_sent):
+                                                          spawn, reference_outbox):
     config = config_with_drive(tmp_path, twilio_server, broker, unique_prefix, SPEED)
     state = full_disk.dir / "state.db"
     config.write_text(config.read_text().replace(f'path = "{tmp_path / "state.db"}"', f'path = "{state}"'))
@@ -52,14 +52,12 @@ def test_disk_full_mid_route_runs_on_memory_and_recovers(tmp_path, full_disk, tw
 
     assert daemon.output().count("REFUSES WRITES") == 1, "the file failed once and held after the recovery"
     assert integrity(state) == "ok"
-    assert not sent_twice(twilio_server), sent_twice(twilio_server)
-    got = sent_keys(state)   # the file, after the copy-back, knows every message sent from memory
-    assert got == reference_sent, f"missing {sorted(reference_sent - got)}, extra {sorted(got - reference_sent)}"
-    assert outbox_sids(state) == provider_sids(twilio_server)
+    # the file, after the copy-back, knows every message sent from memory
+    assert_same_messages(state, twilio_server, reference_outbox)
 
 
 def test_disk_already_full_at_first_start_runs_on_memory_and_creates_the_file_later(
-        tmp_path, twilio_server, broker, unique_prefix, spawn, reference_sent):
+        tmp_path, twilio_server, broker, unique_prefix, spawn, reference_outbox):
     # room for the WAL: it grows to ~4 MB (1000 pages) between checkpoints, and a smaller
     # disk fills up again after the copy-back (which the daemon then reports, correctly)
     disk = TmpfsDisk(tmp_path / "disk", size="8m")
@@ -86,9 +84,6 @@ def test_disk_already_full_at_first_start_runs_on_memory_and_creates_the_file_la
             watcher.close()
         assert daemon.output().count("REFUSES WRITES") == 0, daemon.output()[-3000:]
         assert integrity(state) == "ok"
-        assert not sent_twice(twilio_server), sent_twice(twilio_server)
-        got = sent_keys(state)
-        assert got == reference_sent, f"missing {sorted(reference_sent - got)}, extra {sorted(got - reference_sent)}"
-        assert outbox_sids(state) == provider_sids(twilio_server)
+        assert_same_messages(state, twilio_server, reference_outbox)
     finally:
         disk.close()
