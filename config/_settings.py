@@ -141,7 +141,10 @@ def _parse_hhmm(s: str) -> time:
 class AlertSettings(_Strict):
     late_probability: float = Field(default=0.7, gt=0, lt=1)       # P(late) that triggers the customer's delay message
     at_risk_probability: float = Field(default=0.4, gt=0, lt=1)    # dispatcher's at_risk event: earlier than customers
-    sustain_s: float = Field(default=120, ge=0)                    # P(late) must hold this long (no flapping)
+    sustain_s: float = Field(default=120, ge=0)                    # P(late) must hold this long (no flapping) ...
+    sustain_fraction: float = Field(default=0.2, ge=0, le=1)       # ... or this share of the time left before the
+                                                                   # window ends, if longer: early, there is time to be sure
+    sustain_max_s: float = Field(default=1200, ge=0)               # ... but never longer than this
     back_on_time_probability: float = Field(default=0.1, gt=0, lt=1)  # after a delay message: "good news" below this
     approaching_minutes: float = Field(default=15, gt=0)
     max_messages_per_stop: int = Field(default=4, ge=1, le=20)

@@ -126,7 +126,10 @@ class Policy:
             rec.late_since = rec.late_since if rec.late_since is not None else now
         else:
             rec.late_since = None
-        sustained_late = rec.late_since is not None and now - rec.late_since >= a.sustain_s
+        # how long lateness must hold: short when the window end is near (warn while it is still
+        # useful), longer when it is far (a truck an hour early in its worries may well catch up)
+        confirm = max(a.sustain_s, min(a.sustain_fraction * (w_end - now), a.sustain_max_s))
+        sustained_late = rec.late_since is not None and now - rec.late_since >= confirm
         delays = rec.sent.get("delay", 0)
         told_late = delays > rec.sent.get("back_on_time", 0)  # last promise update was "late"
         if sustained_late and now < w_end and self._can_update(rec):

@@ -17,6 +17,11 @@ STOP = Stop(id="S1", lat=43.65, lon=-79.38, window=Window(datetime.fromtimestamp
             customer=Customer(name="Ana", phone="+14165550123"))
 
 
+def A(**kw) -> AlertSettings:
+    """Settings with a fixed confirmation time unless a test asks for the adaptive one."""
+    return AlertSettings(**{"sustain_fraction": 0.0, **kw})
+
+
 def eta(p50: float, p_late: float, spread: float = 600) -> StopEta:
     return StopEta("S1", p50 - spread, p50, p50 + spread, p_late, 5000.0)
 
@@ -29,21 +34,21 @@ def drive(policy: Policy, rec: StopRecord, seq: list[tuple[float, StopEta]], is_
 
 
 def test_window_message_up_front_in_local_time():
-    p, rec = Policy(AlertSettings(quiet_hours=None), TZ), StopRecord("S1")
+    p, rec = Policy(A(quiet_hours=None), TZ), StopRecord("S1")
     d = p.window(STOP, rec, T0)
     assert d.kind == "window" and d.fields == {"start": "10:00", "end": "12:00"}
     assert p.window(STOP, rec, T0 + 60) is None, "at most once"
 
 
 def test_on_time_route_sends_no_delay():
-    p, rec = Policy(AlertSettings(), TZ), StopRecord("S1")
+    p, rec = Policy(A(), TZ), StopRecord("S1")
     seq = [(T0 + i * 30, eta(W_START + 1800, 0.05)) for i in range(100)]
     assert [d.kind for d in drive(p, rec, seq)] == []
     assert rec.risk is Risk.OK
 
 
 def test_sustained_lateness_sends_exactly_one_delay_with_an_honest_window():
-    p, rec = Policy(AlertSettings(sustain_s=120), TZ), StopRecord("S1")
+    p, rec = Policy(A(sustain_s=120, sustain_fraction=0), TZ), StopRecord("S1")
     late_eta = W_END + 1800                                 # 12:30 local
     seq = [(T0 + i * 10, eta(late_eta, 0.9)) for i in range(60)]
     ds = drive(p, rec, seq)
@@ -54,7 +59,7 @@ def test_sustained_lateness_sends_exactly_one_delay_with_an_honest_window():
 
 
 def test_one_noisy_fix_sends_nothing():
-    p, rec = Policy(AlertSettings(sustain_s=120), TZ), StopRecord("S1")
+    p, rec = Policy(A(sustain_s=120), TZ), StopRecord("S1")
     seq = []
     for i in range(200):   # P(late) flaps above and below the threshold every fix
         seq.append((T0 + i * 10, eta(W_END - 600, 0.9 if i % 2 else 0.3)))
@@ -62,14 +67,14 @@ def test_one_noisy_fix_sends_nothing():
 
 
 def test_no_delay_once_the_window_has_ended_but_a_plain_sorry():
-    p, rec = Policy(AlertSettings(sustain_s=0), TZ), StopRecord("S1")
+    p, rec = Policy(A(sustain_s=0), TZ), StopRecord("S1")
     ds = drive(p, rec, [(W_END + 60, eta(W_END + 1200, 1.0)), (W_END + 120, eta(W_END + 1200, 1.0))])
     assert [d.kind for d in ds] == ["sorry_late"]
     assert rec.missed_unwarned
 
 
 def test_second_delay_only_when_the_promise_moves_again():
-    p, rec = Policy(AlertSettings(sustain_s=0, delay_margin_minutes=15), TZ), StopRecord("S1")
+    p, rec = Policy(A(sustain_s=0, delay_margin_minutes=15), TZ), StopRecord("S1")
     first = drive(p, rec, [(T0, eta(W_END + 1800, 0.95))])
     assert [d.kind for d in first] == ["delay"]
     same = drive(p, rec, [(T0 + 60 * i, eta(W_END + 1800 + 60 * i, 0.95)) for i in range(1, 10)])
@@ -79,7 +84,7 @@ def test_second_delay_only_when_the_promise_moves_again():
 
 
 def test_back_on_time_after_a_delay_once():
-    p, rec = Policy(AlertSettings(sustain_s=60), TZ), StopRecord("S1")
+    p, rec = Policy(A(sustain_s=60), TZ), StopRecord("S1")
     drive(p, rec, [(T0 + i * 10, eta(W_END + 1800, 0.95)) for i in range(10)])
     assert rec.sent == {"delay": 1}
     ds = drive(p, rec, [(T0 + 200 + i * 10, eta(W_START + 1800, 0.02)) for i in range(30)])
@@ -88,7 +93,7 @@ def test_back_on_time_after_a_delay_once():
 
 
 def test_budget_keeps_room_for_approaching_and_delivered():
-    a = AlertSettings(sustain_s=0, max_messages_per_stop=4, delay_margin_minutes=0)
+    a = A(sustain_s=0, max_messages_per_stop=4, delay_margin_minutes=0)
     p, rec = Policy(a, TZ), StopRecord("S1")
     p.window(STOP, rec, T0)
     for k in range(10):   # the promise keeps moving
@@ -101,14 +106,14 @@ def test_budget_keeps_room_for_approaching_and_delivered():
 
 
 def test_approaching_only_for_the_next_stop_and_once():
-    p, rec = Policy(AlertSettings(approaching_minutes=15), TZ), StopRecord("S1")
+    p, rec = Policy(A(approaching_minutes=15), TZ), StopRecord("S1")
     assert drive(p, rec, [(T0, eta(T0 + 600, 0.0))], is_next=False) == []
     ds = drive(p, rec, [(T0 + i, eta(T0 + 600, 0.0)) for i in range(5)], is_next=True)
     assert [(d.kind, d.fields["minutes"]) for d in ds] == [("approaching", "10")]
 
 
 def test_quiet_hours_hold_window_but_not_delay():
-    a = AlertSettings(quiet_hours="21:00-08:00", sustain_s=0)
+    a = A(quiet_hours="21:00-08:00", sustain_s=0)
     night = datetime(2026, 11, 23, 7, 0, tzinfo=timezone.utc).timestamp()   # 02:00 in Toronto
     morning = datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc).timestamp()  # 08:00 in Toronto
     assert quiet_until(night, TZ, a) == morning
@@ -121,20 +126,20 @@ def test_quiet_hours_hold_window_but_not_delay():
 
 
 def test_quiet_hours_that_do_not_cross_midnight():
-    a = AlertSettings(quiet_hours="12:00-13:30")
+    a = A(quiet_hours="12:00-13:30")
     noon = datetime(2026, 11, 23, 17, 15, tzinfo=timezone.utc).timestamp()   # 12:15 Toronto
     assert quiet_until(noon, TZ, a) == datetime(2026, 11, 23, 18, 30, tzinfo=timezone.utc).timestamp()
 
 
 def test_dispatcher_hears_at_risk_before_customers_hear_late():
-    p, rec = Policy(AlertSettings(at_risk_probability=0.4, late_probability=0.7, sustain_s=0), TZ), StopRecord("S1")
+    p, rec = Policy(A(at_risk_probability=0.4, late_probability=0.7, sustain_s=0), TZ), StopRecord("S1")
     events: list[dict] = []
     p.on_estimate(STOP, rec, eta(W_END, 0.5), T0, False, events)
     assert [e["risk"] for e in events if e["type"] == "risk"] == ["at_risk"] and rec.sent == {}
 
 
 def test_early_truck_is_flagged_to_the_dispatcher_once():
-    p, rec = Policy(AlertSettings(early_minutes=30), TZ), StopRecord("S1")
+    p, rec = Policy(A(early_minutes=30), TZ), StopRecord("S1")
     events: list[dict] = []
     for i in range(3):
         p.on_estimate(STOP, rec, eta(W_START - 3600, 0.0), T0 + i, False, events)
@@ -149,7 +154,7 @@ def test_honest_window_never_starts_in_the_past():
 
 def test_a_moved_window_is_announced_again_once():
     from dataclasses import replace
-    p, rec = Policy(AlertSettings(quiet_hours=None), TZ), StopRecord("S1")
+    p, rec = Policy(A(quiet_hours=None), TZ), StopRecord("S1")
     assert p.window(STOP, rec, T0).seq == 1
     assert p.window(STOP, rec, T0 + 10) is None, "same manifest window: nothing new"
     later = Window(datetime.fromtimestamp(W_START + 3600, timezone.utc), datetime.fromtimestamp(W_END + 3600, timezone.utc))
@@ -157,3 +162,14 @@ def test_a_moved_window_is_announced_again_once():
     d = p.window(moved, rec, T0 + 20)
     assert (d.kind, d.seq, d.fields) == ("window", 2, {"start": "11:00", "end": "13:00"})
     assert p.window(moved, rec, T0 + 30) is None
+
+
+def test_confirmation_is_longer_when_the_window_end_is_far():
+    """3 h before the window ends a worry must hold 20 min (cap); 10 min before, 2 min will do."""
+    a = A(sustain_s=120, sustain_fraction=0.2, sustain_max_s=1200)
+    p, rec = Policy(a, TZ), StopRecord("S1")
+    far = drive(p, rec, [(T0 + i * 60, eta(W_END + 1800, 0.95)) for i in range(21)])
+    assert [(d.kind, round((T0 + 20 * 60) - T0)) for d in far] == [("delay", 1200)]
+    p, rec = Policy(a, TZ), StopRecord("S1")
+    near = drive(p, rec, [(W_END - 600 + i * 30, eta(W_END + 600, 0.95)) for i in range(6)])
+    assert [d.kind for d in near] == ["delay"] and rec.late_since == W_END - 600
