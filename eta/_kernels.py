@@ -17,7 +17,7 @@ from . import _stuck
 from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
                       P_RATIO_FREEZE, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SEARCH_K,
-                      P_SLOW_CV_GAIN,
+                      P_SLOW_CV_GAIN, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S,
                       P_SPEED_SIGMA, P_MEDIAN_SHIFT, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET, P_UTC_OFFSET, P_V_FLOOR)
 
 # Filter state layout.
@@ -301,7 +301,7 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     everywhere, with cv widened where the live factor is below 1 (a truck far behind its
     profile is in traffic nobody can time well), plus dwell variances and the queue term
     (`dw0_*` carries the stop being served and the time still to lose in a queue); the arrival is log-normal with the point estimate as its
-    median, split at the median (wider above: `tail_up`, narrower below: `tail_down`)
+    median, split at the median (wider above: `tail_up`, narrower below: `tail_down`, less so a few minutes out)
     because delays are one-sided.
     """
     k_n = edges.shape[0] - 1
@@ -312,7 +312,9 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     vfloor = prm[P_V_FLOOR]
     rw = prm[P_RATIO_WEIGHT]
     tup = prm[P_TAIL_UP]
-    tdn = prm[P_TAIL_DOWN]
+    tdn0 = prm[P_TAIL_DOWN]
+    tdn_near = prm[P_TAIL_DOWN_NEAR]
+    t_near = prm[P_TAIL_NEAR_S]
     mshift = prm[P_MEDIAN_SHIFT]
     slow_gain = prm[P_SLOW_CV_GAIN]
     b0 = tod_bucket(t0, prm)
@@ -382,6 +384,7 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
                 s2 = math.log(1.0 + var / (mu * mu))
                 sd = math.sqrt(s2)
                 med = mu * math.exp(-mshift * s2)
+                tdn = tdn0 + tdn_near * math.exp(-med / t_near)
                 out[O_P10, j] = t0 + med * math.exp(-Z90 * sd * tdn)
                 out[O_P50, j] = t0 + med
                 out[O_P90, j] = t0 + med * math.exp(Z90 * sd * tup)

@@ -15,7 +15,8 @@ P_Q, P_SPEED_SIGMA, P_GATE, P_MAX_REJECTS, P_SEARCH_K, P_OFF_M, P_OFF_S, P_LIVE_
     P_UTC_OFFSET, P_DETOUR, P_V_FLOOR, P_CRUISE, P_REACQ_PRIOR, P_OFF_CV, P_RATIO_WEIGHT, \
     P_RATIO_WEIGHT_FAR, P_TAIL_UP, P_TAIL_DOWN, P_LIVE_TAU_FAR, P_MEDIAN_SHIFT, \
     P_STUCK_RATIO, P_MOVING_RATIO, P_STUCK_GRACE, P_STUCK_SCALE, P_STUCK_SIGMA, P_STUCK_CLEAR, \
-    P_STUCK_FADE, P_STUCK_HOLD_TAU, P_SLOW_CV_GAIN, P_RATIO_FREEZE, N_PARAMS = range(38)
+    P_STUCK_FADE, P_STUCK_HOLD_TAU, P_SLOW_CV_GAIN, P_RATIO_FREEZE, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S, \
+    N_PARAMS = range(40)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,10 @@ class EstimatorParams:
     tail_up: float = 1.5             # log-spread multiplier above the median: traffic only makes
     median_shift: float = 0.5        # p50 = mean x exp(-shift x s^2): 0.5 = the log-normal median
                                      # (skewed service times put the median below the mean)
-    tail_down: float = 0.8           # you late (jams, lights, queues), so the late tail is longer
+    tail_down: float = 0.7           # you late (jams, lights, queues), so the late tail is longer
+    tail_down_near: float = 0.5      # ... but a few minutes out, what remains is a light, a dwell
+    tail_near_s: float = 600.0       # ending early: the early tail widens by this much, fading
+                                     # with the median time to arrival over this scale
     dwell_cv: float = 0.5            # coefficient of variation of a stop's service time
     tod_bucket_s: float = 3600.0     # time-of-day bucket of the learned profile
     prior_weight: float = 1.0        # pseudo-observations of the prior against learned history
@@ -121,4 +125,6 @@ class EstimatorParams:
         p[P_STUCK_HOLD_TAU] = self.stuck_hold_tau_s
         p[P_SLOW_CV_GAIN] = self.slow_cv_gain
         p[P_RATIO_FREEZE] = self.ratio_freeze_s
+        p[P_TAIL_DOWN_NEAR] = self.tail_down_near
+        p[P_TAIL_NEAR_S] = self.tail_near_s
         return p

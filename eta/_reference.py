@@ -17,7 +17,7 @@ from ._kernels import (N_OUT, O_P10, O_P50, O_P90, O_PLATE, O_REM, S_DIST, S_GO_
                        S_STUCK, S_T, S_V, STILL_S, STILL_V, Z90, FADE_CUTOFF)
 from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
-                      P_RATIO_FREEZE, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SLOW_CV_GAIN,
+                      P_RATIO_FREEZE, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SLOW_CV_GAIN,
                       P_MOVING_RATIO, P_STUCK_CLEAR, P_STUCK_FADE, P_STUCK_GRACE, P_STUCK_HOLD_TAU,
                       P_STUCK_RATIO, P_STUCK_SCALE, P_STUCK_SIGMA, P_MEDIAN_SHIFT, P_SEARCH_K, P_SPEED_SIGMA, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET,
                       P_UTC_OFFSET, P_V_FLOOR)
@@ -226,8 +226,9 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     tiny = mu < 1e-6
     mus = np.where(tiny, 1.0, mu)
     sd = np.sqrt(np.log(1.0 + var / (mus * mus)))
-    up, dn = prm[P_TAIL_UP], prm[P_TAIL_DOWN]
+    up = prm[P_TAIL_UP]
     med = mus * np.exp(-prm[P_MEDIAN_SHIFT] * np.log(1.0 + var / (mus * mus)))
+    dn = prm[P_TAIL_DOWN] + prm[P_TAIL_DOWN_NEAR] * np.exp(-med / prm[P_TAIL_NEAR_S])
     out[O_P10] = np.where(tiny, t0, t0 + med * np.exp(-Z90 * sd * dn))
     out[O_P50] = np.where(tiny, t0, t0 + med)
     out[O_P90] = np.where(tiny, t0, t0 + med * np.exp(Z90 * sd * up))

@@ -216,3 +216,20 @@ def test_route_without_geometry_uses_straight_legs_times_detour():
     assert not e.off_route
     assert e.stops[0].remaining_m == pytest.approx(2000.0 * 1.3, rel=1e-3)
     assert mean_eta(e.stops[0], e.t) == pytest.approx(est.dwell_mu[0] + 2600.0 / V, rel=0.01)
+
+
+def test_early_tail_is_wider_a_few_minutes_out_than_an_hour_out():
+    # a few minutes out what is left is a light or a dwell ending early (symmetric); an hour
+    # out the error is the day's traffic, which mostly makes you late
+    p = EstimatorParams()
+    stops = [stop("near", 2500.0, 0.0), stop("far", 9900.0, 0.0)]
+    est = Estimator(route(straight(), stops), p)
+    e = drive(est, ["near", "far"], lambda t: V * t, 30)
+    shares = []
+    for s in e.stops:
+        med = s.p50 - e.t
+        sd = math.log((s.p90 - e.t) / med) / (Z90 * p.tail_up)
+        tdn = p.tail_down + p.tail_down_near * math.exp(-med / p.tail_near_s)
+        assert s.p10 - e.t == pytest.approx(med * math.exp(-Z90 * sd * tdn), rel=1e-9)
+        shares.append(math.log(med / (s.p10 - e.t)) / math.log((s.p90 - e.t) / med))
+    assert shares[0] > shares[1]
