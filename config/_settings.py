@@ -72,7 +72,6 @@ class MqttSettings(_Strict):
     key_file: str | None = None
     client_id: str | None = None
     keepalive_s: int = Field(default=30, ge=5, le=3600)
-    queue_max: int = Field(default=20_000, ge=100)  # disk queue bound (oldest position dropped first; events never)
 
     @field_validator("url")
     @classmethod

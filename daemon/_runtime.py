@@ -37,6 +37,7 @@ log = logging.getLogger("forewarn.daemon")
 
 TICK_S = 1.0
 STATUS_EVERY_S = 30.0
+CLOCK_WARN_S = 120.0      # say so when the system clock and GPS time disagree by more than this
 # event types whose counts the retained `status` carries: what a dispatcher checks at a glance
 STATUS_COUNTERS = ("alert_sent", "alert_failed", "alert_undelivered", "missed_unwarned", "route_rejected",
                    "input_rejected", "config_rejected")
@@ -109,6 +110,7 @@ class Daemon:
         self._eof = asyncio.Event()
         self._last_fix_wall = 0.0
         self._last_fix_t: float | None = None
+        self._gps_offset = 0.0     # GPS time - system time at the last fix
         self._tick_beat = time.monotonic()
 
     @property
@@ -117,11 +119,19 @@ class Daemon:
 
     # -- time --------------------------------------------------------------------------------
     def now(self) -> float:
-        """Wall time live; log time when replaying a file (so the demo's messages go out in log time)."""
-        if self.settings.gps.source != "file" or self._last_fix_t is None:
+        """The daemon's clock: GPS time.
+
+        Live, the system clock corrected by how far it was from GPS time at the last fix: a
+        gateway without a real-time clock or NTP must not judge windows by a wrong clock, and
+        the tick (GPS dropouts) and the fixes must agree on what time it is. Replaying a file,
+        log time (so the demo's messages go out in log time).
+        """
+        if self._last_fix_t is None:
             return time.time()
-        speed = self.settings.gps.speed or 1.0
-        return self._last_fix_t + (time.monotonic() - self._last_fix_wall) * speed
+        if self.settings.gps.source == "file":
+            speed = self.settings.gps.speed or 1.0
+            return self._last_fix_t + (time.monotonic() - self._last_fix_wall) * speed
+        return time.time() + self._gps_offset
 
     # -- events and publishing ---------------------------------------------------------------
     def emit(self, event: dict) -> None:
@@ -251,6 +261,10 @@ class Daemon:
         async for fix in self.source.fixes():
             self._last_fix_t = fix.t
             self._last_fix_wall = time.monotonic()
+            offset = fix.t - time.time()
+            if abs(offset - self._gps_offset) > CLOCK_WARN_S:
+                log.warning("system clock is %+.0f s from GPS time: the daemon goes by GPS time", -offset)
+            self._gps_offset = offset
             if self.tracker is not None:
                 self._publish_step(self.tracker.on_fix(fix), fix)
             elif self.link is not None:

@@ -46,6 +46,7 @@ class StopRecord:
     arrived_at: float | None = None
     departed_at: float | None = None
     inside_since: float | None = None       # inside the radius and stopped since (arrival candidate)
+    outside_since: float | None = None      # after arrival: outside the radius since (departure candidate)
     late_since: float | None = None         # P(late) >= threshold continuously since
     ontime_since: float | None = None       # after a delay message: P(late) low since
     announced: tuple[float, float] | None = None   # the window the customer currently believes (POSIX)

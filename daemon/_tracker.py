@@ -21,7 +21,8 @@ from ._stops import StopBook, StopRecord, StopState
 
 log = logging.getLogger("forewarn.tracker")
 
-DEPART_HYSTERESIS_M = 25.0   # leave the radius by this much before "departed": GPS noise must not flap
+DEPART_HYSTERESIS_M = 25.0   # leave the radius by this much before "departed": GPS noise must not flap ...
+DEPART_CONFIRM_S = 8.0       # ... and stay out this long (several fixes at 1 Hz)
 
 
 @dataclass
@@ -140,11 +141,19 @@ class RouteTracker:
                 continue
             d = self.estimator.distance_to_stop(fix, stop.id)
             if rec.state is StopState.ARRIVED:
+                # departed = outside the radius (plus hysteresis) for a while: one multipath jump or a
+                # poor first fix after a restart must not tell a customer "delivered" too early
                 if d > stop.radius_m + DEPART_HYSTERESIS_M:
-                    rec.departed_at = now
-                    self.estimator.observe_departure(stop.id, now)
-                    step.events.append({"type": "departure", "stop_id": stop.id, "at": iso(now)})
-                    self._complete(stop, rec, now, step)
+                    if rec.outside_since is None:
+                        rec.outside_since = now
+                    if now - rec.outside_since >= DEPART_CONFIRM_S:
+                        rec.departed_at = rec.outside_since
+                        self.estimator.observe_departure(stop.id, rec.departed_at)
+                        step.events.append({"type": "departure", "stop_id": stop.id, "at": iso(rec.departed_at)})
+                        self._complete(stop, rec, now, step)
+                    self.book.save(rec)
+                elif rec.outside_since is not None:
+                    rec.outside_since = None
                     self.book.save(rec)
                 continue
             if d <= stop.radius_m and speed <= a.arrival_speed_mps:

@@ -124,3 +124,30 @@ def test_out_of_order_fixes_do_not_rewind_the_route(tmp_path):
     replayed = [e for f in fixes[100:300] for e in tracker.on_fix(f).events]
     assert replayed == [] and tracker.out_of_order == 200
     assert sum(1 for e in events if e["type"] == "arrival") == 3
+
+
+def test_one_multipath_jump_does_not_deliver(tmp_path):
+    """After arrival, a single fix 300 m away (multipath, a poor first fix) is not a departure."""
+    from dataclasses import replace
+
+    from forewarn.config import AlertSettings, load_route
+    from forewarn.daemon._tracker import RouteTracker
+    from forewarn.daemon.outbox import Outbox
+    from forewarn.daemon.store import open_db
+    from forewarn.devices import iter_fixes
+
+    from .helpers import DRIVE, ROUTE
+    conn = open_db(":memory:")
+    tracker = RouteTracker(load_route(ROUTE), AlertSettings(arrival_dwell_s=8, sustain_s=20), Outbox(conn), conn=conn)
+    fixes = list(iter_fixes(DRIVE.open("rb")))
+    departures: list[tuple[str, str]] = []
+    jumped = False
+    for f in fixes:
+        if not jumped and tracker.record("S1").state.value == "arrived":
+            f = replace(f, lat=f.lat + 0.0027)     # ~300 m north, one fix
+            jumped = True
+        for e in tracker.on_fix(f).events:
+            if e["type"] == "departure":
+                departures.append((e["stop_id"], e["at"]))
+    assert jumped
+    assert departures[0] == ("S1", "2009-07-07T14:45:42Z"), departures   # the real departure, not the jump
