@@ -28,7 +28,7 @@ O_P10, O_P50, O_P90, O_PLATE, O_REM, N_OUT = range(6)
 
 Z90 = 1.2815515655446004  # standard normal quantile at 0.9
 STILL_V, STILL_S = 0.5, 90.0  # m/s, s: standing longer than a red light
-FADE_CUTOFF = 20.0  # live ratio's near-term weight is exp(-x/decay); beyond 20 decays it is 0
+FADE_CUTOFF = 20.0  # exp(-x) for x beyond this is taken as 0 (live ratio fade, early-tail widening)
 
 
 def new_state() -> np.ndarray:
@@ -384,7 +384,9 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
                 s2 = math.log(1.0 + var / (mu * mu))
                 sd = math.sqrt(s2)
                 med = mu * math.exp(-mshift * s2)
-                tdn = tdn0 + tdn_near * math.exp(-med / t_near)
+                tdn = tdn0
+                if med < FADE_CUTOFF * t_near:      # beyond, the widening is below 1e-8: skip the exp
+                    tdn += tdn_near * math.exp(-med / t_near)
                 out[O_P10, j] = t0 + med * math.exp(-Z90 * sd * tdn)
                 out[O_P50, j] = t0 + med
                 out[O_P90, j] = t0 + med * math.exp(Z90 * sd * tup)

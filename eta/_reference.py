@@ -228,7 +228,8 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     sd = np.sqrt(np.log(1.0 + var / (mus * mus)))
     up = prm[P_TAIL_UP]
     med = mus * np.exp(-prm[P_MEDIAN_SHIFT] * np.log(1.0 + var / (mus * mus)))
-    dn = prm[P_TAIL_DOWN] + prm[P_TAIL_DOWN_NEAR] * np.exp(-med / prm[P_TAIL_NEAR_S])
+    near = med < FADE_CUTOFF * prm[P_TAIL_NEAR_S]
+    dn = prm[P_TAIL_DOWN] + np.where(near, prm[P_TAIL_DOWN_NEAR] * np.exp(-med / prm[P_TAIL_NEAR_S]), 0.0)
     out[O_P10] = np.where(tiny, t0, t0 + med * np.exp(-Z90 * sd * dn))
     out[O_P50] = np.where(tiny, t0, t0 + med)
     out[O_P90] = np.where(tiny, t0, t0 + med * np.exp(Z90 * sd * up))
