@@ -131,3 +131,24 @@ def test_stop_and_go_counts_as_stuck_and_clear_road_fades_the_delay():
     assert est._state[K.S_STUCK] < P.stuck_grace_s
     assert e.stops[0].p50 - e.t == pytest.approx((11_000.0 - x) / V, rel=0.35)
     assert base > 0
+
+
+def test_running_far_below_the_profile_widens_the_spread():
+    """Same stop, same distance left: the widening applies to a truck running at 35% of its
+    profile for ten minutes (slow, not stuck: slow traffic is hard to time), not to one
+    running at its profile."""
+    def run(frac: float, gain: float) -> tuple[float, float]:
+        est = Estimator(route(straight(12_000.0), [stop("A", 11_000.0, 0.0, end_min=600)]),
+                        EstimatorParams(slow_cv_gain=gain))
+        speed = frac * float(est.vprof[0, 0])
+        x0 = 2000.0 - speed * 600
+        e = None
+        for t in range(0, 601):
+            e = est.update(fix(t, x0 + speed * t, 0.0, speed), ["A"])
+        s = e.stops[0]
+        assert est._state[K.S_STUCK] == 0.0                  # slow, but never stuck
+        return math.log((s.p90 - e.t) / (s.p50 - e.t)), s.p50
+    slow_on, slow_off = run(0.35, P.slow_cv_gain), run(0.35, 0.0)
+    assert slow_on[0] > 1.15 * slow_off[0]
+    fast_on, fast_off = run(1.0, P.slow_cv_gain), run(1.0, 0.0)
+    assert fast_on[0] == pytest.approx(fast_off[0], rel=0.01)
