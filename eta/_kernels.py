@@ -252,8 +252,9 @@ def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwell
     st[S_DIST] = d
     st[S_MX] = qx
     st[S_MY] = qy
-    # live ratio: how this truck is doing against the profile right now (not while serving
-    # a stop: a parked truck at a customer says nothing about traffic)
+    # how this truck is doing against the profile right now: feeds the stuck clock (on every
+    # fix: serving a stop fades it) and the live ratios (not while serving a stop: a parked
+    # truck at a customer says nothing about traffic)
     i = stretch_of(edges, s)
     vp = vprof[i, tod_bucket(t, prm)]
     r_obs = v / vp
@@ -300,9 +301,10 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     Spread: per-stretch sigma = cv x time, partly correlated (rho) because a slow day is slow
     everywhere, with cv widened where the live factor is below 1 (a truck far behind its
     profile is in traffic nobody can time well), plus dwell variances and the queue term
-    (`dw0_*` carries the stop being served and the time still to lose in a queue); the arrival is log-normal with the point estimate as its
-    median, split at the median (wider above: `tail_up`, narrower below: `tail_down`, less so a few minutes out)
-    because delays are one-sided.
+    (`dw0_*` carries the stop being served and the time still to lose in a queue). The
+    arrival is log-normal with the point estimate as its median, split at the median (wider
+    above: `tail_up`, narrower below: `tail_down`, because delays are one-sided; less narrow
+    a few minutes out, where what is left is a light or a dwell that may end early).
     """
     k_n = edges.shape[0] - 1
     n_tod = vprof.shape[1]
