@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import TextIO
 
@@ -35,7 +36,7 @@ def print_fleet_report(docs: list[dict], out: TextIO) -> None:
         leads += m["warning_lead_min"]
     late, on_time = tot["late"], tot["on_time"]
     leads.sort()
-    med = leads[len(leads) // 2] if leads else None
+    med = round(statistics.median(leads), 1) if leads else None
     out.write(f"\nlate stops warned before their window ended: {tot['late_warned_before_window_end']}/{late}"
               f" ({100 * tot['late_warned_before_window_end'] / late:.0f}%)\n" if late else "\nno late stops\n")
     out.write(f"median warning lead: {med} min (all: {leads})\n")
