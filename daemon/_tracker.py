@@ -23,6 +23,9 @@ log = logging.getLogger("forewarn.tracker")
 
 DEPART_HYSTERESIS_M = 25.0   # leave the radius by this much before "departed": GPS noise must not flap ...
 DEPART_CONFIRM_S = 8.0       # ... and stay out this long (several fixes at 1 Hz)
+# messages still pending for a stop that is done (completed or skipped) are withdrawn: nothing about a
+# finished stop goes out except "delivered"
+WITHDRAWN_WHEN_DONE = ("window", "delay", "approaching", "back_on_time", "early")
 
 
 @dataclass
@@ -123,8 +126,7 @@ class RouteTracker:
         if cmd == "complete":
             self._complete(stop, rec, now, step)
         elif cmd == "skip":
-            self._set_state(stop, rec, StopState.SKIPPED, now, step, reason="driver")
-            self.outbox.discard_for_stop(self.route.route_id, stop_id, ("window", "delay", "approaching", "back_on_time", "early"))
+            self._skip(stop, rec, now, step, reason="driver")
         else:
             raise ValueError(f"unknown command {cmd!r}")
         self.book.save(rec)
@@ -180,13 +182,16 @@ class RouteTracker:
                 break
             rec = self.book[stop.id]
             if not rec.state.done and not rec.state.visited:
-                self._set_state(stop, rec, StopState.SKIPPED, now, step, reason="passed without stopping")
-                self.outbox.discard_for_stop(self.route.route_id, stop.id, ("window", "delay", "approaching", "back_on_time", "early"))
+                self._skip(stop, rec, now, step, reason="passed without stopping")
                 self.book.save(rec)
+
+    def _skip(self, stop: Stop, rec: StopRecord, now: float, step: Step, reason: str) -> None:
+        self._set_state(stop, rec, StopState.SKIPPED, now, step, reason=reason)
+        self.outbox.discard_for_stop(self.route.route_id, stop.id, WITHDRAWN_WHEN_DONE)
 
     def _complete(self, stop: Stop, rec: StopRecord, now: float, step: Step) -> None:
         self._set_state(stop, rec, StopState.COMPLETED, now, step)
-        self.outbox.discard_for_stop(self.route.route_id, stop.id, ("window", "delay", "approaching", "back_on_time", "early"))
+        self.outbox.discard_for_stop(self.route.route_id, stop.id, WITHDRAWN_WHEN_DONE)
         d = self.policy.delivered(stop, rec, now)
         if d is not None:
             self._emit(stop, rec, d, now, step)
