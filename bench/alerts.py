@@ -21,11 +21,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import statistics
 import sys
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forewarn.config import AlertSettings  # noqa: E402
 from forewarn.daemon._replay import replay  # noqa: E402
-from forewarn.daemon._report import print_fleet_report  # noqa: E402
+from forewarn.daemon._report import fleet_totals, print_fleet_report  # noqa: E402
 from forewarn.eta import Customer, Window  # noqa: E402
 from forewarn.eta._scenarios import make_route  # noqa: E402
 from forewarn.eta.simulate import simulate  # noqa: E402
@@ -125,20 +124,11 @@ def main() -> None:
     buf = io.StringIO()
     print_fleet_report(docs, buf)
     print(buf.getvalue())
-    m = [d["metrics"] for d in docs]
-    late = sum(x["late"] for x in m)
-    warned = sum(x["late_warned_before_window_end"] for x in m)
-    on_time = sum(x["on_time"] for x in m)
-    false = sum(x["false_alarms"] for x in m)
-    leads = [v for x in m for v in x["warning_lead_min"]]
-    dup = sum(len(s["messages"]) - len({(mm["kind"], mm["at"], mm["text"]) for mm in s["messages"]})
-              for d in docs for s in d["stops"])
+    t = fleet_totals(docs)
     summary = {
-        "bench": "alerts", "routes": len(docs), "stops": sum(x["stops"] for x in m), "late": late,
-        "warned_pct": round(100 * warned / late, 1) if late else None,
-        "median_lead_min": round(statistics.median(leads), 1) if leads else None,
-        "false_alarm_pct": round(100 * false / on_time, 2) if on_time else None,
-        "duplicates": dup, "seconds": round(time.perf_counter() - t0, 1),
+        "bench": "alerts", "routes": t["routes"], "stops": t["stops"], "late": t["late"],
+        "warned_pct": t["warned_pct"], "median_lead_min": t["median_lead_min"], "false_alarm_pct": t["false_alarm_pct"],
+        "duplicates": t["duplicates"], "seconds": round(time.perf_counter() - t0, 1),
         "alert_overrides": alert_overrides, "param_overrides": a.set,
         "targets": {"warned_pct": ">=90", "median_lead_min": ">=20", "false_alarm_pct": "<=2", "duplicates": "0"},
     }

@@ -21,29 +21,43 @@ def print_summary(doc: dict, out: TextIO) -> None:
     out.write("  counters " + " ".join(f"{k}={v}" for k, v in c.items()) + "\n")
 
 
+def fleet_totals(docs: list[dict]) -> dict:
+    """The business figures over several replays (a day of routes): one computation for
+    `forewarn report` and bench/alerts.py."""
+    ms = [d["metrics"] for d in docs]
+    late = sum(m["late"] for m in ms)
+    warned = sum(m["late_warned_before_window_end"] for m in ms)
+    on_time = sum(m["on_time"] for m in ms)
+    false = sum(m["false_alarms"] for m in ms)
+    stops = sum(m["stops"] for m in ms)
+    leads = sorted(v for m in ms for v in m["warning_lead_min"])
+    messages = sum(len(s["messages"]) for d in docs for s in d["stops"])
+    dup = sum(len(s["messages"]) - len({(m["kind"], m["at"], m["text"]) for m in s["messages"]})
+              for d in docs for s in d["stops"])
+    return {
+        "routes": len(docs), "stops": stops, "on_time": on_time, "late": late, "warned": warned,
+        "not_warned": sum(m["late_not_warned"] for m in ms), "false_alarms": false, "leads_min": leads,
+        "warned_pct": round(100 * warned / late, 1) if late else None,
+        "median_lead_min": round(statistics.median(leads), 1) if leads else None,
+        "false_alarm_pct": round(100 * false / on_time, 2) if on_time else None,
+        "duplicates": dup, "messages_per_stop": round(messages / max(stops, 1), 2),
+    }
+
+
 def print_fleet_report(docs: list[dict], out: TextIO) -> None:
-    """Aggregate several replays (a simulated or real day of routes) into the business figures."""
-    tot = {"stops": 0, "on_time": 0, "late": 0, "late_warned_before_window_end": 0, "late_not_warned": 0,
-           "false_alarms": 0, "messages": 0}
-    leads: list[float] = []
+    """Per-route table, then the totals of `fleet_totals`."""
     out.write(f"{'route':<28}{'stops':>6}{'on time':>9}{'late':>6}{'warned':>8}{'unwarned':>10}{'false':>7}{'msgs/stop':>11}\n")
     for d in docs:
         m = d["metrics"]
         out.write(f"{d['route_id']:<28}{m['stops']:>6}{m['on_time']:>9}{m['late']:>6}{m['late_warned_before_window_end']:>8}"
                   f"{m['late_not_warned']:>10}{m['false_alarms']:>7}{m['messages_per_stop']:>11}\n")
-        for k in tot:
-            tot[k] += m.get(k, 0) if k != "messages" else sum(len(s["messages"]) for s in d["stops"])
-        leads += m["warning_lead_min"]
-    late, on_time = tot["late"], tot["on_time"]
-    leads.sort()
-    med = round(statistics.median(leads), 1) if leads else None
-    out.write(f"\nlate stops warned before their window ended: {tot['late_warned_before_window_end']}/{late}"
-              f" ({100 * tot['late_warned_before_window_end'] / late:.0f}%)\n" if late else "\nno late stops\n")
-    out.write(f"median warning lead: {med} min (all: {leads})\n")
-    out.write(f"false alarms: {tot['false_alarms']}/{on_time} on-time stops"
-              f" ({100 * tot['false_alarms'] / on_time:.1f}%)\n" if on_time else "")
-    dup = sum(len(s["messages"]) - len({(m['kind'], m['at'], m['text']) for m in s["messages"]}) for d in docs for s in d["stops"])
-    out.write(f"duplicate messages: {dup}; messages per stop: {tot['messages'] / max(tot['stops'], 1):.2f}\n")
+    t = fleet_totals(docs)
+    out.write(f"\nlate stops warned before their window ended: {t['warned']}/{t['late']} ({t['warned_pct']:.0f}%)\n"
+              if t["late"] else "\nno late stops\n")
+    out.write(f"median warning lead: {t['median_lead_min']} min (all: {t['leads_min']})\n")
+    if t["on_time"]:
+        out.write(f"false alarms: {t['false_alarms']}/{t['on_time']} on-time stops ({t['false_alarm_pct']:.1f}%)\n")
+    out.write(f"duplicate messages: {t['duplicates']}; messages per stop: {t['messages_per_stop']:.2f}\n")
 
 
 def write_report(doc: dict, directory: Path) -> list[Path]:

@@ -67,3 +67,15 @@ def test_report_dir_has_json_and_plots(tmp_path, capsys):
 def test_replay_of_a_missing_log_is_exit_2(tmp_path, capsys):
     assert main(["replay", str(tmp_path / "nope.nmea"), "--route", str(ROUTE)]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_report_totals_over_replays(tmp_path, capsys):
+    doc = replay_json(capsys)
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+    assert main(["report", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
+    text = capsys.readouterr().out
+    assert "late stops warned before their window ended: 2/2 (100%)" in text
+    assert "false alarms: 0/4 on-time stops (0.0%)" in text and "duplicate messages: 0" in text
+    (tmp_path / "bad.json").write_text("{")
+    assert main(["report", str(tmp_path / "bad.json")]) == 2
