@@ -4,8 +4,11 @@ Pure decisions over a stop's record and the newest estimate; no I/O. The tracker
 `Decision` into an outbox row whose key (route/stop/kind/seq) makes it at-most-once.
 
 Budget: `max_messages_per_stop` counts every kind, but the messages a customer needs
-(approaching, delivered) are reserved, so promise updates (delay, back-on-time, sorry) can
-never starve them.
+(approaching, delivered) are reserved, so promise updates (delay, sorry) can never starve
+them. One exception: the "back on time" correction may take the approaching slot. With the
+default budget of 4 (window, delay, approaching, delivered) there is no room for it
+otherwise, and a customer told "late" who then misses the truck is the worst outcome; the
+correction tells them more than "about 9 min away" would.
 """
 from __future__ import annotations
 
@@ -68,8 +71,8 @@ class Policy:
         self.tz = tz
 
     # -- helpers -------------------------------------------------------------------------
-    def _can_update(self, rec: StopRecord) -> bool:
-        reserved = sum(1 for k in RESERVED_KINDS if rec.sent.get(k, 0) == 0)
+    def _can_update(self, rec: StopRecord, reserve: tuple[str, ...] = RESERVED_KINDS) -> bool:
+        reserved = sum(1 for k in reserve if rec.sent.get(k, 0) == 0)
         return rec.total_sent + reserved < self.a.max_messages_per_stop
 
     def _decide(self, rec: StopRecord, kind: str, fields: dict[str, str], now: float, holdable: bool) -> Decision:
@@ -153,15 +156,16 @@ class Policy:
         if told_late and now < w_end:
             if eta.p_late <= a.back_on_time_probability:
                 rec.ontime_since = rec.ontime_since if rec.ontime_since is not None else now
-                if now - rec.ontime_since >= a.sustain_s and self._can_update(rec):
+                if now - rec.ontime_since >= a.sustain_s and self._can_update(rec, reserve=("delivered",)):
                     rec.announced = (w_start, w_end)
                     out.append(self._decide(rec, "back_on_time", {"start": self._fmt(w_start), "end": self._fmt(w_end)},
                                             now, holdable=False))
             else:
                 rec.ontime_since = None
 
-        # approaching: the next stop, close in time
-        if is_next and not rec.sent.get("approaching") and eta.p50 - now <= a.approaching_minutes * 60:
+        # approaching: the next stop, close in time (unless a correction took its slot)
+        if is_next and not rec.sent.get("approaching") and eta.p50 - now <= a.approaching_minutes * 60 \
+                and self._can_update(rec, reserve=("delivered",)):
             minutes = max(2, int(round((eta.p50 - now) / 60)))   # "about 2 min": never "1 minutes"
             out.append(self._decide(rec, "approaching", {"minutes": str(minutes)}, now, holdable=False))
         return out

@@ -105,6 +105,20 @@ def test_budget_keeps_room_for_approaching_and_delivered():
     assert rec.total_sent == 4
 
 
+def test_back_on_time_takes_the_approaching_slot_when_the_budget_is_full():
+    """window + delay + back_on_time + delivered = 4: the correction matters more than "9 min away"."""
+    a = A(sustain_s=60, max_messages_per_stop=4)
+    p, rec = Policy(a, TZ), StopRecord("S1")
+    p.window(STOP, rec, T0)
+    drive(p, rec, [(T0 + i * 10, eta(W_END + 1800, 0.95)) for i in range(10)])
+    ds = drive(p, rec, [(T0 + 200 + i * 10, eta(W_START + 3600, 0.02)) for i in range(30)])
+    assert [d.kind for d in ds] == ["back_on_time"]
+    near = W_START + 3600 - 300
+    assert drive(p, rec, [(near, eta(W_START + 3600, 0.0))], is_next=True) == [], "no room left for approaching"
+    assert p.delivered(STOP, rec, W_START + 3600).kind == "delivered"
+    assert rec.total_sent == 4
+
+
 def test_approaching_only_for_the_next_stop_and_once():
     p, rec = Policy(A(approaching_minutes=15), TZ), StopRecord("S1")
     assert drive(p, rec, [(T0, eta(T0 + 600, 0.0))], is_next=False) == []
