@@ -205,11 +205,16 @@ class Estimator:
 
     # -- dwell --------------------------------------------------------------------------
     def _refresh_dwell(self) -> None:
-        """Expected service time per stop: planned x (address history, global, today)."""
+        """Expected service time per stop: planned x (address history, global) x today's pace.
+
+        Today's pace is a shrunken mean of this driver's clamped log-ratios, taken relative to
+        the fleet-wide ratio, so it moves the expectation only as far as its evidence allows.
+        """
         p, h = self.params, self.history
         g = h.dwell_stat(GLOBAL_DWELL_KEY) if h is not None else None
+        g_mean = g.mean if g is not None else 0.0
         tn = float(len(self._today))
-        tm = sum(self._today) / tn if tn else 0.0
+        pace = sum(x - g_mean for x in self._today) / (tn + p.pace_prior_stops)
         for k, svc in enumerate(self._service):
             num, den = 0.0, p.prior_weight
             vnum = p.prior_weight * p.dwell_cv ** 2
@@ -223,11 +228,9 @@ class Estimator:
                 num += a.n * a.mean
                 vnum += a.n * a.var
                 den += a.n
-            num += 2.0 * tn * tm       # today's driver counts double: same person, same day
-            den += 2.0 * tn
-            vlog = vnum / (den - 2.0 * tn)
+            vlog = vnum / den
             # log-normal service time: its mean (what sums along the route) is exp(m + v/2)
-            mu = svc * math.exp(num / den + 0.5 * vlog)
+            mu = svc * math.exp(num / den + pace + 0.5 * vlog)
             self.dwell_mu[k] = mu
             self.dwell_var[k] = (math.exp(vlog) - 1.0) * mu * mu
 
@@ -254,10 +257,12 @@ class Estimator:
         if t0 is None or svc <= 0 or t <= t0:
             return
         ratio = (t - t0) / svc
-        self._today.append(math.log(min(max(ratio, 0.05), 20.0)))
+        c = self.params.pace_clamp
+        pace = min(max(ratio, 1.0 / c), c)
+        self._today.append(math.log(pace))
         if self.history is not None:
-            self.history.add_dwell(self._dwell_keys[k], ratio)
-            self.history.add_dwell(GLOBAL_DWELL_KEY, ratio)
+            self.history.add_dwell(self._dwell_keys[k], min(max(ratio, 0.05), 20.0))   # this address may be slow
+            self.history.add_dwell(GLOBAL_DWELL_KEY, pace)
         self._refresh_dwell()
 
     # -- travel learning ----------------------------------------------------------------

@@ -57,6 +57,12 @@ class EstimatorParams:
     tail_near_s: float = 600.0       # ending early: the early tail widens by this much, fading
                                      # with the median time to arrival over this scale
     dwell_cv: float = 0.5            # coefficient of variation of a stop's service time
+    pace_clamp: float = 3.0          # one stop tells today's pace (and the fleet-wide one) at most
+                                     # this x or 1/x the plan: an hour "at" a stop is a jam inside
+                                     # its radius, a lunch or a problem, not a 20x slower driver
+    pace_prior_stops: float = 2.0    # today's pace counts n / (n + this) of the way from the
+                                     # fleet's to this driver's: one odd stop must not rewrite
+                                     # the afternoon (per-stop log spread ~0.47 vs drivers ~0.35)
     tod_bucket_s: float = 3600.0     # time-of-day bucket of the learned profile
     prior_weight: float = 1.0        # pseudo-observations of the prior against learned history
     history_cell_deg: float = 0.00225  # ~250 m spatial cell of the learned profile

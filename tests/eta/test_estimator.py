@@ -170,6 +170,23 @@ def test_departures_teach_todays_dwell():
     assert all(est.dwell_mu > before * 1.5)
 
 
+def test_one_hour_at_one_stop_does_not_rewrite_the_afternoon():
+    """A truck jammed inside a stop's radius for an hour (or a driver's lunch) is one odd stop,
+    not a driver twenty times slower: the other stops' expected service barely moves, while
+    a driver steadily twice as slow as planned does move it."""
+    stops = [stop(f"S{i}", 1000.0 * i, 0.0, service_s=180.0) for i in range(1, 12)]
+    odd = Estimator(route(straight(), stops))
+    before = odd.dwell_mu.copy()
+    odd.observe_arrival("S1", 1000.0)
+    odd.observe_departure("S1", 1000.0 + 3600.0)                # 20x the plan
+    assert all(odd.dwell_mu[1:] < before[1:] * 1.5)
+    steady = Estimator(route(straight(), stops))
+    for i in range(1, 7):
+        steady.observe_arrival(f"S{i}", 1000.0 * i)
+        steady.observe_departure(f"S{i}", 1000.0 * i + 360.0)   # 2x the plan, six times
+    assert all(steady.dwell_mu[7:] > before[7:] * 1.5)
+
+
 def test_remaining_must_be_in_route_order():
     est = Estimator(route(straight(), [stop("A", 1000.0, 0.0), stop("B", 2000.0, 0.0)]))
     with pytest.raises(ValueError):
