@@ -83,11 +83,11 @@ def use_params(overrides: dict[str, float]) -> None:
 
 
 def run(n_routes: int, n_stops: int, length_m: float, out: Path | None,
-        alert_overrides: dict | None = None) -> list[dict]:
+        alert_overrides: dict | None = None, seed0: int = 700) -> list[dict]:
     docs = []
     alerts = AlertSettings(quiet_hours=None, **(alert_overrides or {}))
     for r in range(n_routes):
-        seed = 700 + r
+        seed = seed0 + r
         route = planned_route(seed, n_stops, length_m)
         rng = np.random.default_rng(seed)
         ids = [s.id for s in route.stops]
@@ -110,6 +110,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--routes", type=int, default=3)
     ap.add_argument("--stops", type=int, default=15)
+    ap.add_argument("--seed0", type=int, default=700,
+                    help="first route's seed; another range gives held-out days to check a tuning on")
     ap.add_argument("--length", type=float, default=40_000.0, help="metres per route")
     ap.add_argument("--out", type=Path, help="write each replay JSON here (for `forewarn report`)")
     ap.add_argument("--alert", action="append", default=[], metavar="NAME=VALUE",
@@ -120,7 +122,7 @@ def main() -> None:
     alert_overrides = {k: _number(v) for k, v in (kv.split("=", 1) for kv in a.alert)}
     use_params({k: float(v) for k, v in (kv.split("=", 1) for kv in a.set)})
     t0 = time.perf_counter()
-    docs = run(a.routes, a.stops, a.length, a.out, alert_overrides)
+    docs = run(a.routes, a.stops, a.length, a.out, alert_overrides, a.seed0)
     buf = io.StringIO()
     print_fleet_report(docs, buf)
     print(buf.getvalue())
@@ -129,7 +131,7 @@ def main() -> None:
         "bench": "alerts", "routes": t["routes"], "stops": t["stops"], "late": t["late"],
         "warned_pct": t["warned_pct"], "median_lead_min": t["median_lead_min"], "false_alarm_pct": t["false_alarm_pct"],
         "duplicates": t["duplicates"], "seconds": round(time.perf_counter() - t0, 1),
-        "alert_overrides": alert_overrides, "param_overrides": a.set,
+        "seed0": a.seed0, "alert_overrides": alert_overrides, "param_overrides": a.set,
         "targets": {"warned_pct": ">=90", "median_lead_min": ">=20", "false_alarm_pct": "<=2", "duplicates": "0"},
     }
     print(json.dumps(summary))
