@@ -82,6 +82,10 @@ class StopModel(_Strict):
     lon: float = Field(ge=-180, le=180)
     service_s: float = Field(default=300, ge=0, le=6 * 3600)
     radius_m: float = Field(default=60, gt=0, le=2000)
+    # The route planner's drive time (seconds, no service time) from the previous stop, or from
+    # the start of the route for the first: it knows the road classes, so it is the best prior
+    # speed for that leg until forewarn has learned the streets itself.
+    drive_s: float | None = Field(default=None, gt=0, le=24 * 3600)
     window: WindowModel
     customer: CustomerModel | None = None
     address: str | None = None
@@ -173,6 +177,7 @@ def parse_manifest(data: bytes | str, source: str = "<manifest>") -> Route:
     stops = tuple(
         Stop(
             id=s.id, lat=s.lat, lon=s.lon, service_s=float(s.service_s), radius_m=float(s.radius_m),
+            drive_s=None if s.drive_s is None else float(s.drive_s),
             window=Window(start=s.window.start, end=s.window.end),
             customer=None if s.customer is None else Customer(
                 name=s.customer.name, phone=s.customer.phone, channel=s.customer.channel,

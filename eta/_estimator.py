@@ -46,10 +46,11 @@ def build_profile(model: RouteModel, params: EstimatorParams, history: TravelHis
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Expected speed, travel-time spread and far weight of the live ratio per (stretch, hour).
 
-    Prior = configured cruise speed with `cv_stretch`, raised towards `highway_speed` on long
-    hops between consecutive stops (a 30 km leg between two customers is not driven through
-    town: the manifest has no road class, the stop spacing is the hint we have); learned
-    cells pull it towards what
+    Prior = the route planner's speed for the leg (its `drive_s`) where the manifest has it,
+    else the configured cruise speed raised towards `highway_speed` on long hops between
+    consecutive stops (a 30 km leg between two customers is not driven through town: without
+    the planner's road classes, the stop spacing is the hint we have); `cv_stretch` either
+    way; learned cells pull it towards what
     this place at this hour really did, weighted by how often we saw it (log domain). Where
     only the prior speaks, today's live ratio counts far ahead too (the prior is a guess);
     where history is rich, the live ratio fades to `live_weight_far`.
@@ -79,15 +80,24 @@ def build_profile(model: RouteModel, params: EstimatorParams, history: TravelHis
     return vprof, cvprof, wprof, keys
 
 
+PLANNER_SPEED_MAX = 40.0  # m/s (144 km/h): above this a planner's drive time is a typo, not a road
+
+
 def prior_speeds(model: RouteModel, params: EstimatorParams) -> np.ndarray:
-    """Prior speed per stretch from the length of the leg (stop to stop) it belongs to."""
+    """Prior speed per stretch: the planner's for its leg (stop to stop) when given, else
+    from the leg's length. Legs after the last stop keep the length rule."""
     mid = 0.5 * (model.edges[:-1] + model.edges[1:])
     bounds = np.concatenate(([0.0], model.stop_s, [model.length]))
     j = np.clip(np.searchsorted(bounds, mid, side="right") - 1, 0, len(bounds) - 2)
     leg = bounds[j + 1] - bounds[j]
     a, b = params.leg_fast_from_m, params.leg_fast_full_m
     w = np.clip((leg - a) / max(b - a, 1.0), 0.0, 1.0)
-    return params.cruise_speed + w * max(params.highway_speed - params.cruise_speed, 0.0)
+    v = params.cruise_speed + w * max(params.highway_speed - params.cruise_speed, 0.0)
+    drive = np.append(model.stop_drive_s, np.nan)[j]      # leg j ends at stop j
+    given = np.isfinite(drive) & (leg > 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        planned = np.clip(leg / drive, params.v_floor, PLANNER_SPEED_MAX)
+    return np.where(given, planned, v)
 
 
 class Estimator:

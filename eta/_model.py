@@ -55,6 +55,7 @@ class RouteModel:
     stretch_lon: np.ndarray
     stretch_heading: np.ndarray  # (K,) degrees true
     has_geometry: bool
+    stop_drive_s: np.ndarray  # (M,) planner's drive time of the leg ending at each stop, NaN if none
 
     @property
     def length(self) -> float:
@@ -140,4 +141,5 @@ def build_model(route: Route, stretch_m: float = 250.0, tol_m: float = 25.0) -> 
         stop_off=stop_off, edges=edges,
         stretch_lat=np.asarray(mlat), stretch_lon=np.asarray(mlon), stretch_heading=heading,
         has_geometry=has_geometry,
+        stop_drive_s=np.array([np.nan if s.drive_s is None else s.drive_s for s in route.stops]),
     )

@@ -36,6 +36,7 @@ class Stop:
     service_s: float = 300.0
     radius_m: float = 60.0
     customer: Customer | None = None
+    drive_s: float | None = None  # the route planner's drive time of the leg ending here (prior speed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ BAD_MANIFESTS = [
     ("not E.164", {"stops": [_stop(customer={"name": "Ana", "phone": "4165550123"})]}, "stops[0].customer.phone", "E.164"),
     ("wrong type", {"stops": [_stop(service_s="five minutes")]}, "stops[0].service_s", "number"),
     ("lat out of range", {"stops": [_stop(lat=123.0)]}, "stops[0].lat", "less than or equal to 90"),
+    ("planner drive time not positive", {"stops": [_stop(drive_s=0)]}, "stops[0].drive_s", "greater than 0"),
     ("naive time", {"stops": [_stop(window={"start": "2026-11-23T15:00:00", "end": "2026-11-23T17:00:00"})]},
      "stops[0].window.start", "offset"),
     ("unknown zone", {"timezone": "Mars/Olympus"}, "timezone", "unknown time zone"),
