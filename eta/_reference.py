@@ -20,7 +20,7 @@ from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_
                       P_RATIO_FREEZE, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SLOW_CV_GAIN,
                       P_MOVING_RATIO, P_STUCK_CLEAR, P_STUCK_FADE, P_STUCK_GRACE, P_STUCK_HOLD_TAU,
                       P_STUCK_RATIO, P_STUCK_SCALE, P_STUCK_SIGMA, P_MEDIAN_SHIFT, P_SEARCH_K, P_SPEED_SIGMA, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET,
-                      P_UTC_OFFSET, P_V_FLOOR)
+                      P_UNFORESEEN_DELAY, P_UNFORESEEN_RATE, P_UTC_OFFSET, P_V_FLOOR)
 
 
 def seg_range(cum: np.ndarray, lo: float, hi: float) -> tuple[int, int]:
@@ -182,6 +182,26 @@ def stuck_delay(e: float, prm) -> tuple[float, float]:
     return mean, mean ** 2 * math.expm1(s2)
 
 
+def _pdf(z: float) -> float:
+    return math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+def unforeseen_offsets(drive_s, mean_s, s_up, prm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, p50 offset, p90 offset): Poisson unforeseen delays, as log offsets from the travel
+    model's median.
+
+    The arrival is a mixture: no event (e^-n), or the travel model's arrival x (1 + D/mean). A
+    quantile with tail share a moves by n (P(delayed arrival beyond it) - a) / density, to first
+    order in n (capped at 1); the median takes the smaller of its small- and large-delay limits.
+    """
+    n = np.minimum(prm[P_UNFORESEEN_RATE] * drive_s, 1.0)
+    g = np.log1p(prm[P_UNFORESEEN_DELAY] / mean_s)
+    beyond_p90 = 0.5 * np.vectorize(math.erfc)((Z90 - g / s_up) / math.sqrt(2.0))
+    mid = np.minimum(n * g, n * 0.5 / _pdf(0.0) * s_up)
+    hi = (Z90 + n * (beyond_p90 - 0.1) / _pdf(Z90)) * s_up
+    return n, mid, hi
+
+
 def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, t0, s0, lead_m,
         lead_v, ratio, ratio_far, dw0_mu, dw0_var, prm) -> np.ndarray:
     """(N_OUT, len(rem_idx)) arrival distribution, from cumulative sums over the stretches."""
@@ -218,24 +238,32 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     sp = cv[p] * tau_p
     dsum = np.cumsum(np.concatenate(([dw0_mu], dwell_mu[rem_idx])))[:-1]
     dvar = np.cumsum(np.concatenate(([dw0_var], dwell_var[rem_idx])))[:-1]
-    mu = tm[p] + tau_p + dsum
+    drive = tm[p] + tau_p
     rho = prm[P_RHO]
     var = (1.0 - rho) * (acc_a[p] + sp * sp) + rho * (acc_b[p] + sp) * (acc_b[p] + sp) + dvar + prm[P_BASE_SIGMA] ** 2
+    mu = drive + dsum
     out = np.zeros((N_OUT, len(rem_idx)))
     out[O_REM] = lead_m + np.maximum(sk - s0, 0.0)
     tiny = mu < 1e-6
     mus = np.where(tiny, 1.0, mu)
-    sd = np.sqrt(np.log(1.0 + var / (mus * mus)))
-    up = prm[P_TAIL_UP]
-    med = mus * np.exp(-prm[P_MEDIAN_SHIFT] * np.log(1.0 + var / (mus * mus)))
+    s2 = np.log(1.0 + var / (mus * mus))
+    sd = np.sqrt(s2)
+    s_up = prm[P_TAIL_UP] * sd
+    n, mid, hi = unforeseen_offsets(drive, mus, s_up, prm)
+    base = mus * np.exp(-prm[P_MEDIAN_SHIFT] * s2)
+    med = base * np.exp(mid)
     near = med < FADE_CUTOFF * prm[P_TAIL_NEAR_S]
     dn = prm[P_TAIL_DOWN] + np.where(near, prm[P_TAIL_DOWN_NEAR] * np.exp(-med / prm[P_TAIL_NEAR_S]), 0.0)
-    out[O_P10] = np.where(tiny, t0, t0 + med * np.exp(-Z90 * sd * dn))
+    lo = (-Z90 + n * 0.1 / _pdf(Z90)) * sd * dn     # a delay never makes a truck early: only the
+                                                    # chance of none moves p10
+    out[O_P10] = np.where(tiny, t0, t0 + base * np.exp(lo))
     out[O_P50] = np.where(tiny, t0, t0 + med)
-    out[O_P90] = np.where(tiny, t0, t0 + med * np.exp(Z90 * sd * up))
+    out[O_P90] = np.where(tiny, t0, t0 + base * np.exp(hi))
+    sd_up = (hi - mid) / Z90
+    sd_dn = (mid - lo) / Z90
     wl = win_end[rem_idx] - t0
     z = np.log(np.where(wl > 0, wl, 1.0)) - np.log(med)
-    z = np.where(z > 0, z / (sd * up), z / (sd * dn))
+    z = np.where(z > 0, z / sd_up, z / sd_dn)
     erfc = np.vectorize(math.erfc)
     late = 0.5 * erfc(z / math.sqrt(2.0))
     out[O_PLATE] = np.where(wl <= 0, 1.0, np.where(tiny, 0.0, late))
