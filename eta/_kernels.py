@@ -29,6 +29,7 @@ O_P10, O_P50, O_P90, O_PLATE, O_REM, N_OUT = range(6)
 Z90 = 1.2815515655446004  # standard normal quantile at 0.9
 PDF_Z90 = 0.17549833193248685  # standard normal density at Z90
 PDF_0 = 0.3989422804014327     # ... and at 0
+INV_SQRT2 = 0.7071067811865476
 STILL_V, STILL_S = 0.5, 90.0  # m/s, s: standing longer than a red light
 FADE_CUTOFF = 20.0  # exp(-x) for x beyond this is taken as 0 (live ratio fade, early-tail widening)
 
@@ -331,7 +332,8 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     tup = prm[P_TAIL_UP]
     tdn0 = prm[P_TAIL_DOWN]
     tdn_near = prm[P_TAIL_DOWN_NEAR]
-    t_near = prm[P_TAIL_NEAR_S]
+    inv_t_near = 1.0 / prm[P_TAIL_NEAR_S]
+    near_cut = FADE_CUTOFF * prm[P_TAIL_NEAR_S]
     mshift = prm[P_MEDIAN_SHIFT]
     slow_gain = prm[P_SLOW_CV_GAIN]
     u_rate = prm[P_UNFORESEEN_RATE]
@@ -358,6 +360,12 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     bucket = int(bstart % n_tod)
     bnext = (bstart + 1.0) * tb
     xcut = FADE_CUTOFF * decay
+    # live-ratio fade exp(-xm / decay) at each stretch's middle xm, carried from stretch to
+    # stretch by the factor for the step between middles (one exp per distinct step length)
+    fade = -1.0
+    a_prev = a
+    step = -1.0
+    step_f = 0.0
     while j < n_rem:
         b = edges[i + 1]
         if i == k_n - 1:
@@ -370,7 +378,17 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
         cv = cvprof[i, bucket]
         rwf = wprof[i, bucket]
         xm = 0.5 * (a + b) - s0
-        fade = math.exp(-xm / decay) if xm < xcut else 0.0
+        if xm >= xcut:
+            fade = 0.0
+        elif fade < 0.0:
+            fade = math.exp(-xm / decay)
+        else:
+            dx = 0.5 * (b - a_prev)
+            if dx != step:
+                step = dx
+                step_f = math.exp(-dx / decay)
+            fade *= step_f
+        a_prev = a
         f = (1.0 - fade) * (1.0 + rwf * (ratio_far - 1.0)) + fade * (1.0 + rw * (ratio - 1.0))
         if f < 1.0:
             cv = cv * (1.0 + slow_gain * (1.0 - f))
@@ -401,7 +419,8 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
                 out[O_P90, j] = t0
                 out[O_PLATE, j] = 0.0 if win_end[k] > t0 else 1.0
             else:
-                s2 = math.log(1.0 + var / (mu * mu))
+                inv_mu = 1.0 / mu                       # (divisions are the slow part: one per stop)
+                s2 = math.log(1.0 + var * inv_mu * inv_mu)
                 sd = math.sqrt(s2)
                 s_up = sd * tup
                 # log offsets of p50 / p90 / p10 from the travel model's median
@@ -411,28 +430,26 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
                 if n_ev > 0.0:
                     if n_ev > 1.0:
                         n_ev = 1.0
-                    g = math.log(1.0 + u_delay / mu)
-                    mid = min(n_ev * g, n_ev * 0.5 / PDF_0 * s_up)
-                    c90 = 0.5 * math.erfc((Z90 - g / s_up) / math.sqrt(2.0))
-                    hi += n_ev * (c90 - 0.1) / PDF_Z90 * s_up
+                    g = math.log(1.0 + u_delay * inv_mu)
+                    mid = min(n_ev * g, n_ev * (0.5 / PDF_0) * s_up)
+                    c90 = 0.5 * math.erfc((Z90 - g / s_up) * INV_SQRT2)
+                    hi += n_ev * (c90 - 0.1) * (1.0 / PDF_Z90) * s_up
                 med = mu * math.exp(mid - mshift * s2)
                 tdn = tdn0
-                if med < FADE_CUTOFF * t_near:      # beyond, the widening is below 1e-8: skip the exp
-                    tdn += tdn_near * math.exp(-med / t_near)
-                s_dn = sd * tdn
-                lo = -Z90 * s_dn + n_ev * 0.1 / PDF_Z90 * s_dn
+                if med < near_cut:                  # beyond, the widening is below 1e-8: skip the exp
+                    tdn += tdn_near * math.exp(-med * inv_t_near)
+                lo = (n_ev * (0.1 / PDF_Z90) - Z90) * sd * tdn
                 out[O_P10, j] = t0 + med * math.exp(lo - mid)
                 out[O_P50, j] = t0 + med
                 out[O_P90, j] = t0 + med * math.exp(hi - mid)
-                sd_up = (hi - mid) / Z90
-                sd_dn = (mid - lo) / Z90
                 wl = win_end[k] - t0
                 if wl <= 0.0:
                     out[O_PLATE, j] = 1.0
                 else:
-                    zz = math.log(wl) - math.log(med)
-                    zz = zz / sd_up if zz > 0.0 else zz / sd_dn
-                    out[O_PLATE, j] = 0.5 * math.erfc(zz / math.sqrt(2.0))
+                    # z of the window end on the side of the median it falls
+                    zz = math.log(wl / med)
+                    zz = zz * Z90 / ((hi - mid) if zz > 0.0 else (mid - lo))
+                    out[O_PLATE, j] = 0.5 * math.erfc(zz * INV_SQRT2)
             dsum += dwell_mu[k]
             dvar += dwell_var[k]
             j += 1
