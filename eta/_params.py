@@ -51,8 +51,8 @@ class EstimatorParams:
     base_sigma_s: float = 20.0       # s, floor of every prediction's spread
     tail_up: float = 1.3             # log-spread multiplier above the median: traffic only makes
                                      # you late (jams, lights, queues), so the late tail is longer.
-                                     # Fitted on incident-free days: 1.5 before unforeseen delays had
-                                     # their own term (`unforeseen_*`) had absorbed them
+                                     # Fitted on incident-free days; it was 1.5 while it also had to
+                                     # cover incidents, which now have their own term (`unforeseen_*`)
     median_shift: float = 0.5        # p50 = mean x exp(-shift x s^2): 0.5 = the log-normal median
                                      # (skewed service times put the median below the mean)
     tail_down: float = 0.7           # log-spread multiplier below the median
