@@ -255,7 +255,7 @@ def main() -> int:
     print(f"ETA accuracy: {args.routes} routes x {args.days} days (32 km, 18 stops each), incident rate "
           f"{args.incident_rate:.2f}, scored every {args.every:.0f} s of log time ({elapsed:.1f} s)")
     print("absolute error of p50 vs true arrival, minutes: median / p90")
-    cols = ["traffic", "incident", "learned", "all"]
+    cols = ["traffic", "incident", "learned", "cold", "all"]   # issue #4 reads every group
     print(f"{'horizon':>8} {'n':>6} | " + " | ".join(f"{c:>13}" for c in cols) + f" | {'naive (all)':>13} | {'naive/fw':>8}")
     for hm in HORIZONS:
         a = res["all"].get(hm)
