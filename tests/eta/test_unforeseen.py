@@ -9,13 +9,13 @@ from forewarn.eta import EstimatorParams
 from forewarn.eta import _kernels as K
 from forewarn.eta import _reference as R
 
-T0 = 0.0                                          # durations come out exact
 SPEED = 10.0
 CV = 0.3
 
 
 def _eta(stop_s, win_end, impl=K, **params):
-    """(N_OUT, n) outputs as durations from T0, for stops at `stop_s` metres on a 250 m-stretch road."""
+    """(N_OUT, n) outputs at time 0 (so times are exact durations), for stops at `stop_s` metres
+    on a road of 250 m stretches, window ends `win_end` seconds from now."""
     stop_s = np.asarray(stop_s, dtype=float)
     edges = np.arange(0.0, stop_s[-1] + 250.0, 250.0)
     k = len(edges) - 1
@@ -23,14 +23,13 @@ def _eta(stop_s, win_end, impl=K, **params):
     n = len(stop_s)
     zeros = np.zeros(n)
     rem = np.arange(n, dtype=np.int64)
-    wend = np.asarray(win_end, dtype=float) + T0
+    wend = np.asarray(win_end, dtype=float)
     prm = EstimatorParams(**params).as_array()
     if impl is K:
         out = np.zeros((K.N_OUT, n))
-        K.eta(edges, *prof, stop_s, zeros, zeros, wend, rem, n, T0, 0.0, 0.0, 8.0, 1.0, 1.0, 0.0, 0.0, prm, out)
+        K.eta(edges, *prof, stop_s, zeros, zeros, wend, rem, n, 0.0, 0.0, 0.0, 8.0, 1.0, 1.0, 0.0, 0.0, prm, out)
     else:
-        out = R.eta(edges, *prof, stop_s, zeros, zeros, wend, rem, T0, 0.0, 0.0, 8.0, 1.0, 1.0, 0.0, 0.0, prm)
-    out[[K.O_P10, K.O_P50, K.O_P90]] -= T0
+        out = R.eta(edges, *prof, stop_s, zeros, zeros, wend, rem, 0.0, 0.0, 0.0, 8.0, 1.0, 1.0, 0.0, 0.0, prm)
     return out
 
 
