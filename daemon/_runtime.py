@@ -28,6 +28,7 @@ from forewarn.eta import Route, TravelHistory, warm_kernels
 from . import __version__
 from ._mqtt import MqttLink
 from ._publish import eta_payload, position_payload
+from ._reorder import OrderStore, base_version, reordered
 from ._sdnotify import Notifier as SdNotify, watchdog_interval
 from ._store_guard import open_state
 from ._wire import dumps, iso
@@ -97,6 +98,7 @@ class Daemon:
         self.link = MqttLink(settings.mqtt, settings.vehicle.id, self.conn, on_message=self._on_mqtt,
                              nmea_topic=settings.gps.topic, on_reject=self.emit) if settings.mqtt else None
         self.history = TravelHistory.load(self.conn)
+        self.orders = OrderStore(self.conn)
         self.tracker: RouteTracker | None = None
         self._route_files: dict[Path, float] = {}
         self._routes_dir_missing = False
@@ -175,6 +177,9 @@ class Daemon:
             self.emit({"type": "route_rejected", "origin": origin, "route_id": route.route_id,
                        "reason": f"manifest is for vehicle {route.vehicle_id!r}, this is {self.settings.vehicle.id!r}"})
             return
+        self._install(self.orders.apply(route), origin)
+
+    def _install(self, route: Route, origin: str) -> None:
         cur = self.tracker
         if cur is not None and cur.route.route_id == route.route_id and cur.route.version == route.version:
             return
@@ -241,20 +246,31 @@ class Daemon:
             except json.JSONDecodeError as e:
                 raise ValueError(f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
             if not isinstance(doc, dict):
-                raise ValueError('a command is a JSON object {"cmd": "complete"|"skip", "stop_id": "..."}')
-            cmd, stop_id = doc["cmd"], doc["stop_id"]
-            if cmd not in ("complete", "skip"):
-                raise ValueError(f"unknown cmd {cmd!r} (complete | skip; reorder: publish a new manifest)")
+                raise ValueError('a command is a JSON object {"cmd": "complete"|"skip", "stop_id": "..."}'
+                                 ' or {"cmd": "reorder", "order": ["S4", "S3", ...]}')
+            cmd = doc["cmd"]
+            if cmd not in ("complete", "skip", "reorder"):
+                raise ValueError(f"unknown cmd {cmd!r} (complete | skip | reorder)")
             if self.tracker is None:
                 raise ValueError("no route loaded")
-            if not isinstance(stop_id, str) or all(s.id != stop_id for s in self.tracker.route.stops):
-                # not a KeyError: that would read "missing field" below
-                raise ValueError(f"unknown stop {stop_id!r} on route {self.tracker.route.route_id}")
+            if cmd == "reorder":
+                cur = self.tracker
+                done = {sid: rec.state.value for sid, rec in cur.book.records.items() if rec.state.done}
+                route = reordered(cur.route, doc["order"], done)      # names every problem
+            else:
+                stop_id = doc["stop_id"]
+                if not isinstance(stop_id, str) or all(s.id != stop_id for s in self.tracker.route.stops):
+                    # not a KeyError: that would read "missing field" below
+                    raise ValueError(f"unknown stop {stop_id!r} on route {self.tracker.route.route_id}")
         except (ValueError, KeyError, TypeError) as e:
             reason = f"missing field {e}" if isinstance(e, KeyError) else str(e)
             self.emit({"type": "input_rejected", "topic": "cmd", "reason": reason})
             return
-        self._publish_step(self.tracker.command(cmd, stop_id, self.now()), None)
+        if cmd == "reorder":
+            self.orders.save(route.route_id, base_version(self.tracker.route), doc["order"])
+            self._install(route, "cmd")
+        else:
+            self._publish_step(self.tracker.command(cmd, stop_id, self.now()), None)
 
     # -- tasks -------------------------------------------------------------------------------
     async def _gps(self) -> None:

@@ -1,0 +1,81 @@
+"""The driver's own order of the remaining stops: `{"cmd": "reorder", "order": [...]}`.
+
+Drivers reorder: a customer asks for later, a street is closed, a loading dock opens early.
+The planned geometry follows the old order, so the reordered route has no geometry (straight
+legs x detour factor, the estimator's off-route mode covers the roads in between) and no
+planner leg times, until dispatch publishes a new manifest.
+
+The order is kept in the state file against the manifest version it was made for: a restart,
+or the retained manifest delivered again on every MQTT reconnect, re-applies it; a manifest
+with new content (dispatch re-planned) replaces it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from forewarn.eta import Route
+
+
+def reordered(route: Route, order: Sequence[str], done: Mapping[str, str]) -> Route:
+    """`route` with the stops in `order` driven in that order, after the stops already done.
+
+    `order` must name every stop not yet done (`done`: stop id -> its final state), once.
+    Raises ValueError naming every problem.
+    """
+    if not isinstance(order, list) or not all(isinstance(s, str) for s in order):
+        raise ValueError('"order" is a list of stop ids, e.g. ["S4", "S3", "S5"]')
+    ids = {s.id for s in route.stops}
+    problems = [f"unknown stop {s!r} on route {route.route_id}" for s in dict.fromkeys(order) if s not in ids]
+    problems += [f"stop {s!r} appears more than once" for s in dict.fromkeys(order) if order.count(s) > 1]
+    problems += [f"stop {s!r} is already {done[s]}" for s in dict.fromkeys(order) if s in done]
+    missing = [s.id for s in route.stops if s.id not in done and s.id not in order]
+    if missing:
+        problems.append(f"order leaves out {', '.join(missing)} (name every stop not yet done)")
+    if problems:
+        raise ValueError("; ".join(problems))
+    by_id = {s.id: s for s in route.stops}
+    first = [s for s in route.stops if s.id not in order]
+    stops = tuple(replace(s, drive_s=None) for s in first + [by_id[i] for i in order])
+    tag = hashlib.sha256(json.dumps(order).encode()).hexdigest()[:8]
+    return replace(route, stops=stops, geometry=None, version=f"{route.version}+order-{tag}")
+
+
+def base_version(route: Route) -> str:
+    """The version of the manifest a (possibly reordered) route came from."""
+    return route.version.split("+order-")[0]
+
+
+class OrderStore:
+    """The driver's order per route, with the manifest version it applies to (table stop_order)."""
+
+    def __init__(self, conn: sqlite3.Connection | None) -> None:
+        self._conn = conn
+        if conn is not None:
+            conn.execute("CREATE TABLE IF NOT EXISTS stop_order (route_id TEXT PRIMARY KEY,"
+                         " base_version TEXT NOT NULL, stop_ids TEXT NOT NULL)")
+
+    def save(self, route_id: str, base_version: str, order: Sequence[str]) -> None:
+        if self._conn is not None:
+            self._conn.execute("INSERT OR REPLACE INTO stop_order VALUES (?, ?, ?)",
+                               (route_id, base_version, json.dumps(list(order))))
+
+    def apply(self, route: Route) -> Route:
+        """The manifest as the driver last ordered it; a manifest of new content drops the order."""
+        if self._conn is None:
+            return route
+        row = self._conn.execute("SELECT base_version, stop_ids FROM stop_order WHERE route_id=?",
+                                 (route.route_id,)).fetchone()
+        if row is None:
+            return route
+        if row[0] != route.version:
+            self._conn.execute("DELETE FROM stop_order WHERE route_id=?", (route.route_id,))
+            return route
+        order = json.loads(row[1])
+        ids = {s.id for s in route.stops}
+        # stops done since the order was given stay in it; the order was checked when given
+        return reordered(route, [s for s in order if s in ids],
+                         {s.id: "done" for s in route.stops if s.id not in order})
