@@ -19,13 +19,14 @@ from forewarn.devices import Fix
 from . import _kernels as K
 from ._history import TravelHistory, cell_key
 from ._model import RouteModel, build_model
-from ._params import EstimatorParams
+from ._params import CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0, EstimatorParams
 from ._route import Route
 from ._types import Estimate, StopEta
 
 _tnew = tuple.__new__
 _NAN = float("nan")
 GLOBAL_DWELL_KEY = "*"
+_CAL_KNOTS = np.array(CAL_KNOTS_S)
 
 
 def utc_offset_at(tz: str, when: datetime) -> float:
@@ -111,6 +112,7 @@ class Estimator:
         self.model = m = build_model(route, p.stretch_m)
         first = route.stops[0].window.start if route.stops else datetime.now(timezone.utc)
         self._prm = p.as_array(utc_offset_at(route.timezone, first))
+        self._load_calib()
         self._ids = {s.id: i for i, s in enumerate(route.stops)}
         self._win_end = np.array([s.window.end.timestamp() for s in route.stops], dtype=np.float64)
         self._service = np.array([max(s.service_s, 0.0) for s in route.stops], dtype=np.float64)
@@ -135,6 +137,13 @@ class Estimator:
         self._stretch_clean = False
         self._dwell_acc = 0.0
         self._last_fix_t: float | None = None
+        # self-calibration: per stop, how many knots lie below its last p50 time to arrival (-1 =
+        # not predicted yet; `_cal_rem` holds it for the remaining stops, in their order, so the
+        # per-fix check needs no gather/scatter), and the (knot, p10, p90) of the first prediction
+        # at or below each knot it crossed, scored when it arrives
+        self._cal_lvl = np.full(len(route.stops), -1, dtype=np.int64)
+        self._cal_rem = np.full(len(route.stops), -1, dtype=np.int64)
+        self._cal_seen: dict[str, list[tuple[int, float, float]]] = {}
 
     # -- geometry helpers the daemon uses ------------------------------------------------
     def stop_chainage(self, stop_id: str) -> float:
@@ -190,6 +199,8 @@ class Estimator:
         fresh = t >= st[K.S_T]
         if x == x and fresh:
             self._learn(s, t, dw_flag)
+            if n and self.history is not None:
+                self._track_calib(t, n)
         t = max(t, st[K.S_T])
         if x != x:
             if st[K.S_OFF] == 0.0:
@@ -207,6 +218,8 @@ class Estimator:
         idx = [self._ids[i] for i in key]
         if any(b <= a for a, b in zip(idx, idx[1:])):
             raise ValueError("remaining stops must be given in route order, without repeats")
+        self._cal_lvl[self._rem_idx[:self._rem_n]] = self._cal_rem[:self._rem_n]
+        self._cal_rem[:len(idx)] = self._cal_lvl[idx]
         self._rem_idx[:len(idx)] = idx
         self._rem_n = len(idx)
         self._rem_key = key
@@ -256,8 +269,39 @@ class Estimator:
         return left, (self.params.dwell_cv * left) ** 2
 
     def observe_arrival(self, stop_id: str, t: float) -> None:
-        """The daemon saw the truck arrive: start the dwell clock."""
+        """The daemon saw the truck arrive: start the dwell clock, and score the p10/p90 this
+        stop was given at each calibration knot against when it really came."""
         self._arrived[stop_id] = t
+        seen = self._cal_seen.pop(stop_id, None)
+        if seen and self.history is not None:
+            for knot, p10, p90 in seen:
+                self.history.calibrate(knot, t > p90, t < p10, self.params.calib_rate)
+            self._load_calib()
+
+    # -- self-calibration ---------------------------------------------------------------
+    def _load_calib(self) -> None:
+        """The learned spread multipliers into the packed params (no history: all 1, as today)."""
+        h = self.history
+        if h is not None:
+            self._prm[P_CAL_UP0:P_CAL_UP0 + N_CAL] = h.cal_up
+            self._prm[P_CAL_DN0:P_CAL_DN0 + N_CAL] = h.cal_dn
+
+    def _track_calib(self, t: float, n: int) -> None:
+        """Remember the first (p10, p90) of each remaining stop at or below each knot it crosses.
+
+        Vectorised over the stops (a few array operations per fix); Python only runs for the
+        rare stop that crossed a knot since the last fix.
+        """
+        lvl = _CAL_KNOTS.searchsorted(self._out[K.O_P50, :n] - t)
+        old = self._cal_rem[:n]
+        crossed = lvl < old
+        if crossed.any():
+            for j in np.flatnonzero(crossed).tolist():
+                seen = self._cal_seen.setdefault(self._rem_key[j], [])
+                done = {k for k, _, _ in seen}  # the first prediction at a knot counts, not a re-crossing
+                p10, p90 = float(self._out[K.O_P10, j]), float(self._out[K.O_P90, j])
+                seen.extend((k, p10, p90) for k in range(int(lvl[j]), int(old[j])) if k not in done)
+        old[:] = lvl
 
     def observe_departure(self, stop_id: str, t: float) -> None:
         """The daemon saw the truck leave: learn this driver's (and address's) service time."""

@@ -1,4 +1,5 @@
-"""What earlier drives taught us: speed per place/heading/hour, and how long stops really take.
+"""What earlier drives taught us: speed per place/heading/hour, how long stops really take, and
+how well the predicted p10/p90 have matched real arrivals (the self-calibration multipliers).
 
 Keyed by a ~250 m spatial cell + heading bucket (not by route or stretch index), so a street
 learned on Monday's route helps Tuesday's different route through it. Statistics are of log
@@ -10,6 +11,8 @@ from __future__ import annotations
 import math
 import sqlite3
 from dataclasses import dataclass, field
+
+from ._params import CAL_KNOTS_S, CAL_MAX, CAL_MIN, N_CAL
 
 N_CAP = 40.0  # at most this many observations' worth of memory per key
 
@@ -42,18 +45,25 @@ class Stat:
 
 @dataclass
 class TravelHistory:
-    """Learned travel and dwell profile. `load`/`save` keep it in the SQLite state file."""
+    """Learned travel and dwell profile and spread calibration. `load`/`save` keep it in the
+    SQLite state file."""
 
     travel: dict[tuple[str, int], Stat] = field(default_factory=dict)
     dwell: dict[str, Stat] = field(default_factory=dict)
+    # spread multipliers above / below the median per `CAL_KNOTS_S` knot (see `calibrate`)
+    cal_up: list[float] = field(default_factory=lambda: [1.0] * N_CAL)
+    cal_dn: list[float] = field(default_factory=lambda: [1.0] * N_CAL)
     _dirty_t: set = field(default_factory=set, repr=False)
     _dirty_d: set = field(default_factory=set, repr=False)
+    _dirty_c: set = field(default_factory=set, repr=False)
 
     _DDL = (
         "CREATE TABLE IF NOT EXISTS eta_travel (cell TEXT NOT NULL, tod INTEGER NOT NULL,"
         " n REAL NOT NULL, mean REAL NOT NULL, var REAL NOT NULL, PRIMARY KEY (cell, tod))",
         "CREATE TABLE IF NOT EXISTS eta_dwell (key TEXT PRIMARY KEY, n REAL NOT NULL,"
         " mean REAL NOT NULL, var REAL NOT NULL)",
+        # keyed by the knot's seconds, not its index: rows of knots no longer used are ignored
+        "CREATE TABLE IF NOT EXISTS eta_calib (knot_s REAL PRIMARY KEY, up REAL NOT NULL, dn REAL NOT NULL)",
     )
 
     @classmethod
@@ -65,13 +75,17 @@ class TravelHistory:
             h.travel[(cell, int(tod))] = Stat(n, mean, var)
         for key, n, mean, var in conn.execute("SELECT key, n, mean, var FROM eta_dwell"):
             h.dwell[key] = Stat(n, mean, var)
+        for knot_s, up, dn in conn.execute("SELECT knot_s, up, dn FROM eta_calib"):
+            if knot_s in CAL_KNOTS_S:
+                k = CAL_KNOTS_S.index(knot_s)
+                h.cal_up[k], h.cal_dn[k] = up, dn
         return h
 
     def save(self, conn: sqlite3.Connection) -> None:
         """Write what changed since the last save, in one transaction."""
         for ddl in self._DDL:
             conn.execute(ddl)
-        if not self._dirty_t and not self._dirty_d:
+        if not self._dirty_t and not self._dirty_d and not self._dirty_c:
             return
         conn.execute("BEGIN")
         try:
@@ -83,12 +97,17 @@ class TravelHistory:
                 "INSERT INTO eta_dwell (key, n, mean, var) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET n=excluded.n, mean=excluded.mean, var=excluded.var",
                 [(k, s.n, s.mean, s.var) for k in self._dirty_d for s in [self.dwell[k]]])
+            conn.executemany(
+                "INSERT INTO eta_calib (knot_s, up, dn) VALUES (?, ?, ?)"
+                " ON CONFLICT (knot_s) DO UPDATE SET up=excluded.up, dn=excluded.dn",
+                [(CAL_KNOTS_S[k], self.cal_up[k], self.cal_dn[k]) for k in self._dirty_c])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         self._dirty_t.clear()
         self._dirty_d.clear()
+        self._dirty_c.clear()
 
     def add_travel(self, cell: str, tod: int, speed: float) -> None:
         """One traversal of a stretch at `speed` m/s (including its lights and queues)."""
@@ -103,6 +122,18 @@ class TravelHistory:
             return
         self.dwell.setdefault(key, Stat()).add(math.log(ratio))
         self._dirty_d.add(key)
+
+    def calibrate(self, knot: int, above_p90: bool, below_p10: bool, rate: float) -> None:
+        """One arrival against the p10/p90 predicted when its time to arrival reached `knot`.
+
+        Stochastic approximation (Robbins-Monro) in the log domain: a tail that catches more
+        than its 10% of arrivals widens, one that catches fewer narrows, until each catches 10%.
+        """
+        up = math.log(self.cal_up[knot]) + rate * (float(above_p90) - 0.1)
+        dn = math.log(self.cal_dn[knot]) + rate * (float(below_p10) - 0.1)
+        self.cal_up[knot] = min(max(math.exp(up), CAL_MIN), CAL_MAX)
+        self.cal_dn[knot] = min(max(math.exp(dn), CAL_MIN), CAL_MAX)
+        self._dirty_c.add(knot)
 
     def travel_stat(self, cell: str, tod: int) -> Stat | None:
         return self.travel.get((cell, tod))

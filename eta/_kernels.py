@@ -14,7 +14,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import _stuck
-from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
+from ._params import (CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0,
+                      P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
                       P_RATIO_FREEZE, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SEARCH_K,
                       P_SLOW_CV_GAIN, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S, P_UNFORESEEN_DELAY,
@@ -32,6 +33,8 @@ PDF_0 = 0.3989422804014327     # ... and at 0
 INV_SQRT2 = 0.7071067811865476
 STILL_V, STILL_S = 0.5, 90.0  # m/s, s: standing longer than a red light
 FADE_CUTOFF = 20.0  # exp(-x) for x beyond this is taken as 0 (live ratio fade, early-tail widening)
+CAL_K = np.array(CAL_KNOTS_S)                   # calibration knots (s to arrival) ...
+CAL_INV_W = 1.0 / (CAL_K[1:] - CAL_K[:-1])      # ... and 1 / the width between them
 
 
 def new_state() -> np.ndarray:
@@ -319,8 +322,13 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     small-delay limit, n g, and its large-delay one, n 0.5 / pdf(0) x s_up. So a long delay a
     few minutes out, being unlikely, barely moves p90, while an hour out it counts. Against a
     Monte Carlo of heavy-tailed delays, 5 to 240 minutes out: p90's and p50's shifts within
-    ~20-25%. n is capped at 1 (four hours of driving), where first order ends. P(late) reads
-    the split log-normal through the moved quantiles.
+    ~20-25%. n is capped at 1 (four hours of driving), where first order ends.
+
+    Self-calibration last: the log distances of p90 above and p10 below p50 (unforeseen shift
+    included) are scaled by the learned `up` / `dn` at this p50 time to arrival, interpolated
+    between the knots (`P_CAL_*`). Last, so that p50, the coordinate the multipliers are learned
+    and read at, does not depend on them. P(late) reads the split log-normal through these final
+    quantiles, so it agrees with what p10/p90 show.
     """
     k_n = edges.shape[0] - 1
     n_tod = vprof.shape[1]
@@ -355,6 +363,8 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     j = 0
     # time-of-day bucket, recomputed only when the nominal clock crosses a bucket boundary
     tb = prm[P_TOD_BUCKET]
+    kc = 0   # calibration knot interval [CAL_K[kc], CAL_K[kc + 1]] of the last median (they grow
+             # along the route, so it is found by stepping, not by search)
     clock0 = t0 + prm[P_UTC_OFFSET]
     bstart = math.floor(clock0 / tb)
     bucket = int(bstart % n_tod)
@@ -439,16 +449,29 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
                 if med < near_cut:                  # beyond, the widening is below 1e-8: skip the exp
                     tdn += tdn_near * math.exp(-med * inv_t_near)
                 lo = (n_ev * (0.1 / PDF_Z90) - Z90) * sd * tdn
-                out[O_P10, j] = t0 + med * math.exp(lo - mid)
+                while kc > 0 and med < CAL_K[kc]:
+                    kc -= 1
+                while kc < N_CAL - 2 and med >= CAL_K[kc + 1]:
+                    kc += 1
+                w = (med - CAL_K[kc]) * CAL_INV_W[kc]
+                if w < 0.0:
+                    w = 0.0
+                elif w > 1.0:
+                    w = 1.0
+                cu = prm[P_CAL_UP0 + kc] + w * (prm[P_CAL_UP0 + kc + 1] - prm[P_CAL_UP0 + kc])
+                cd = prm[P_CAL_DN0 + kc] + w * (prm[P_CAL_DN0 + kc + 1] - prm[P_CAL_DN0 + kc])
+                up = (hi - mid) * cu        # log distance of p90 above p50 ...
+                dn = (mid - lo) * cd        # ... and of p10 below it
+                out[O_P10, j] = t0 + med * math.exp(-dn)
                 out[O_P50, j] = t0 + med
-                out[O_P90, j] = t0 + med * math.exp(hi - mid)
+                out[O_P90, j] = t0 + med * math.exp(up)
                 wl = win_end[k] - t0
                 if wl <= 0.0:
                     out[O_PLATE, j] = 1.0
                 else:
                     # z of the window end on the side of the median it falls
                     zz = math.log(wl / med)
-                    zz = zz * Z90 / ((hi - mid) if zz > 0.0 else (mid - lo))
+                    zz = zz * Z90 / (up if zz > 0.0 else dn)
                     out[O_PLATE, j] = 0.5 * math.erfc(zz * INV_SQRT2)
             dsum += dwell_mu[k]
             dvar += dwell_var[k]

@@ -16,7 +16,16 @@ P_Q, P_SPEED_SIGMA, P_GATE, P_MAX_REJECTS, P_SEARCH_K, P_OFF_M, P_OFF_S, P_LIVE_
     P_RATIO_WEIGHT_FAR, P_TAIL_UP, P_TAIL_DOWN, P_LIVE_TAU_FAR, P_MEDIAN_SHIFT, \
     P_STUCK_RATIO, P_MOVING_RATIO, P_STUCK_GRACE, P_STUCK_SCALE, P_STUCK_SIGMA, P_STUCK_CLEAR, \
     P_STUCK_FADE, P_STUCK_HOLD_TAU, P_SLOW_CV_GAIN, P_RATIO_FREEZE, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S, \
-    P_UNFORESEEN_RATE, P_UNFORESEEN_DELAY, N_PARAMS = range(42)
+    P_UNFORESEEN_RATE, P_UNFORESEEN_DELAY = range(41)
+# Self-calibration (see `Estimator.observe_arrival`): multipliers of the log-spread above (UP)
+# and below (DN) the median at each knot of predicted time to arrival (p50 - now, seconds),
+# piecewise linear between knots and constant beyond the ends. 1.0 = as the model says.
+CAL_KNOTS_S = (300.0, 900.0, 1800.0, 3600.0, 7200.0)
+N_CAL = len(CAL_KNOTS_S)
+P_CAL_UP0 = P_UNFORESEEN_DELAY + 1          # P_CAL_UP0 + k: `up` at knot k
+P_CAL_DN0 = P_CAL_UP0 + N_CAL               # P_CAL_DN0 + k: `dn` at knot k
+N_PARAMS = P_CAL_DN0 + N_CAL
+CAL_MIN, CAL_MAX = 0.5, 3.0                 # learned multipliers stay within these
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +110,9 @@ class EstimatorParams:
     unforeseen_delay_s: float = 660.0  # s, mean cost of one: a blocked street or short detour is
                                      # 3-10 min, a lane-blocking crash queue 15-30 min (most minor
                                      # incidents clear within 30 min: FHWA Traffic Incident Management)
+    calib_rate: float = 0.05         # step of the self-calibration (log multiplier per arrival; 0 = off).
+                                     # Stationary jitter of a multiplier ~ sqrt(rate/5) ~ 10%, memory
+                                     # ~1/(0.22 rate) ~ 90 arrivals per knot (a week of one truck's stops)
 
     @property
     def n_tod(self) -> int:
@@ -150,4 +162,5 @@ class EstimatorParams:
         p[P_TAIL_NEAR_S] = self.tail_near_s
         p[P_UNFORESEEN_RATE] = self.unforeseen_rate_h / 3600.0     # per second of driving
         p[P_UNFORESEEN_DELAY] = self.unforeseen_delay_s
+        p[P_CAL_UP0:N_PARAMS] = 1.0        # uncalibrated; `Estimator` loads what its history learned
         return p

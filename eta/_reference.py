@@ -15,7 +15,7 @@ import numpy as np
 from ._kernels import (N_OUT, O_P10, O_P50, O_P90, O_PLATE, O_REM, S_DIST, S_GO_SINCE, S_INIT, S_MX, S_MY,
                        S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO, S_RATIO_FAR, S_REJ, S_S, S_STILL_SINCE,
                        S_STUCK, S_T, S_V, STILL_S, STILL_V, Z90, FADE_CUTOFF)
-from ._params import (P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
+from ._params import (CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0, P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
                       P_RATIO_FREEZE, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SLOW_CV_GAIN,
                       P_MOVING_RATIO, P_STUCK_CLEAR, P_STUCK_FADE, P_STUCK_GRACE, P_STUCK_HOLD_TAU,
@@ -256,11 +256,15 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     dn = prm[P_TAIL_DOWN] + np.where(near, prm[P_TAIL_DOWN_NEAR] * np.exp(-med / prm[P_TAIL_NEAR_S]), 0.0)
     lo = (-Z90 + n * 0.1 / _pdf(Z90)) * sd * dn     # a delay never makes a truck early: only the
                                                     # chance of none moves p10
-    out[O_P10] = np.where(tiny, t0, t0 + base * np.exp(lo))
+    # self-calibration: the fleet's multipliers at this p50 time to arrival scale p90's and
+    # p10's log distances from p50
+    up = (hi - mid) * np.interp(med, CAL_KNOTS_S, prm[P_CAL_UP0:P_CAL_UP0 + N_CAL])
+    dn = (mid - lo) * np.interp(med, CAL_KNOTS_S, prm[P_CAL_DN0:P_CAL_DN0 + N_CAL])
+    out[O_P10] = np.where(tiny, t0, t0 + med * np.exp(-dn))
     out[O_P50] = np.where(tiny, t0, t0 + med)
-    out[O_P90] = np.where(tiny, t0, t0 + base * np.exp(hi))
-    sd_up = (hi - mid) / Z90
-    sd_dn = (mid - lo) / Z90
+    out[O_P90] = np.where(tiny, t0, t0 + med * np.exp(up))
+    sd_up = up / Z90
+    sd_dn = dn / Z90
     wl = win_end[rem_idx] - t0
     z = np.log(np.where(wl > 0, wl, 1.0)) - np.log(med)
     z = np.where(z > 0, z / sd_up, z / sd_dn)

@@ -10,6 +10,7 @@ from forewarn.devices import Fix
 from forewarn.eta import Estimator, FleetEstimator
 from forewarn.eta import _kernels as K
 from forewarn.eta import _reference as R
+from forewarn.eta._params import N_CAL, P_CAL_DN0, P_CAL_UP0
 from forewarn.eta._scenarios import make_route
 
 N_CASES = 12
@@ -58,8 +59,21 @@ def _fixes(rng, est, n=400):
 
 @pytest.mark.parametrize("seed", range(N_CASES))
 def test_kernel_equals_numpy_reference(seed):
+    _compare_with_reference(seed, calibrated=False)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kernel_equals_numpy_reference_with_calibration(seed):
+    """Learned spread multipliers != 1, different at every knot (interpolation exercised)."""
+    _compare_with_reference(seed, calibrated=True)
+
+
+def _compare_with_reference(seed, calibrated):
     rng, route, est = _random_case(seed)
-    m, prm = est.model, est._prm
+    m, prm = est.model, est._prm.copy()
+    if calibrated:
+        prm[P_CAL_UP0:P_CAL_UP0 + N_CAL] = rng.uniform(0.5, 3.0, N_CAL)
+        prm[P_CAL_DN0:P_CAL_DN0 + N_CAL] = rng.uniform(0.5, 3.0, N_CAL)
     n_stops = len(route.stops)
     st_k, st_r = K.new_state(), K.new_state()
     out_k, out_r = np.zeros((K.N_OUT, n_stops)), np.zeros((K.N_OUT, n_stops))

@@ -1,0 +1,97 @@
+"""Self-calibration: arrivals scored against the p10/p90 predicted at each horizon knot move
+that knot's spread multipliers, which persist in the state file and widen (or narrow) later
+predictions there and only there."""
+import numpy as np
+import pytest
+
+from forewarn.daemon.store import open_db
+from forewarn.eta import Estimator, EstimatorParams, TravelHistory
+from forewarn.eta._params import CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0
+
+from .geom import fix, route, stop, straight
+
+KNOT_1800 = CAL_KNOTS_S.index(1800.0)
+# a stop every 4 km (town legs: the cruise-speed prior, 8 m/s), on a 30 km road
+STOPS = [stop(f"S{i}", 4000.0 * i, 0.0) for i in range(1, 7)]
+ROUTE = route(straight(30_000.0), STOPS)
+IDS = [x.id for x in STOPS]
+
+
+def _late_days(h: TravelHistory, days: int) -> None:
+    """Each day S5's p50 falls below 30 min to go (never below 15), then the truck arrives
+    there 10 minutes after that prediction's p90 (no other stop is scored: none arrives)."""
+    for day in range(days):
+        e = Estimator(ROUTE, history=h)
+        t0 = day * 86400.0
+        est = e.update(fix(t0, 0.0, 0.0, 10.0), IDS)
+        assert 1800.0 < est.stops[4].p50 - est.t < 3600.0    # first seen between the 30 and 60 min knots
+        t = 0.0
+        while est.stops[4].p50 - est.t > 1800.0:
+            t += 2.0
+            est = e.update(fix(t0 + t, 10.0 * t, 0.0, 10.0), IDS)
+        assert est.stops[4].p50 - est.t > 900.0
+        e.observe_arrival("S5", est.stops[4].p90 + 600.0)
+
+
+def test_defaults_change_nothing(tmp_path):
+    prm = EstimatorParams().as_array()
+    assert np.all(prm[P_CAL_UP0:P_CAL_UP0 + N_CAL] == 1.0) and np.all(prm[P_CAL_DN0:P_CAL_DN0 + N_CAL] == 1.0)
+    h = TravelHistory.load(open_db(tmp_path / "state.db"))       # an empty state file
+    assert h.cal_up == [1.0] * N_CAL and h.cal_dn == [1.0] * N_CAL
+    plain = Estimator(ROUTE).update(fix(0, 0.0, 0.0, 10.0), IDS)
+    with_h = Estimator(ROUTE, history=h).update(fix(0, 0.0, 0.0, 10.0), IDS)
+    assert plain.stops == with_h.stops
+
+
+def test_arrivals_after_p90_widen_that_knot_only():
+    h = TravelHistory()
+    _late_days(h, 4)
+    assert h.cal_up[KNOT_1800] == pytest.approx(np.exp(4 * 0.05 * 0.9))   # 4 misses above p90
+    assert h.cal_dn[KNOT_1800] == pytest.approx(np.exp(-4 * 0.05 * 0.1))  # and none below p10
+    others = [k for k in range(N_CAL) if k != KNOT_1800]
+    assert [h.cal_up[k] for k in others] == [1.0] * (N_CAL - 1)
+    assert [h.cal_dn[k] for k in others] == [1.0] * (N_CAL - 1)
+
+    # each stop's horizon at the start: under 15 min (a knot that learned nothing: unchanged),
+    # about 30 min (widened above, a little narrower below)
+    cal_only = TravelHistory(cal_up=h.cal_up, cal_dn=h.cal_dn)    # not the travel times it learned
+    now = Estimator(ROUTE).update(fix(0, 0.0, 0.0, 8.0), IDS)
+    taught = Estimator(ROUTE, history=cal_only).update(fix(0, 0.0, 0.0, 8.0), IDS).stops
+    near = [k for k, x in enumerate(now.stops) if x.p50 - now.t < 900.0]
+    mid = [k for k, x in enumerate(now.stops) if 1650.0 < x.p50 - now.t < 1950.0]
+    assert near and mid
+    for k in near:
+        assert taught[k] == now.stops[k]
+    for k in mid:
+        plain, cal = now.stops[k], taught[k]
+        assert cal.p50 == plain.p50
+        assert cal.p90 - cal.p50 > 1.1 * (plain.p90 - plain.p50)
+        assert cal.p10 > plain.p10
+
+
+def test_without_history_nothing_is_learned():
+    e = Estimator(ROUTE)
+    for t in range(0, 1000, 2):
+        e.update(fix(t, 10.0 * t, 0.0, 10.0), IDS)
+    e.observe_arrival("S5", 1e12)
+    assert np.all(e._prm[P_CAL_UP0:P_CAL_DN0 + N_CAL] == 1.0)
+
+
+def test_multipliers_survive_save_and_load(tmp_path):
+    conn = open_db(tmp_path / "state.db")
+    h = TravelHistory.load(conn)
+    _late_days(h, 3)
+    h.save(conn)
+    conn.close()
+    g = TravelHistory.load(open_db(tmp_path / "state.db"))
+    assert g.cal_up == pytest.approx(h.cal_up, rel=1e-15) and g.cal_dn == pytest.approx(h.cal_dn, rel=1e-15)
+    assert g.cal_up[KNOT_1800] > 1.1
+    e = Estimator(ROUTE, history=g)
+    assert e._prm[P_CAL_UP0 + KNOT_1800] == g.cal_up[KNOT_1800]
+
+
+def test_multipliers_stay_within_their_clamp():
+    h = TravelHistory()
+    for _ in range(200):
+        h.calibrate(0, True, False, 0.05)
+    assert h.cal_up[0] == 3.0 and h.cal_dn[0] == 0.5
