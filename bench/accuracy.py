@@ -2,8 +2,10 @@
 
 Each route is driven on several days (simulator seeds); the travel history learns day after
 day as the daemon's would. Stop states come from the simulator's truth (what the daemon's
-arrival detection approximates). Every `--every` seconds of log time, each remaining stop's
-prediction is scored against its true arrival, binned by horizon (true time to arrival).
+arrival detection approximates), and each true arrival goes to `observe_arrival`, which also
+feeds the self-calibration of p10/p90 (`--set calib_rate=0` = without it). Every `--every`
+seconds of log time, each remaining stop's prediction is scored against its true arrival,
+binned by horizon (true time to arrival).
 
 Naive baseline: straight-line distance to the stop / current GPS speed (floored at 2 m/s so
 a truck at a red light does not predict infinity).
@@ -32,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forewarn.devices import iter_fixes  # noqa: E402
 from forewarn.eta import Estimator, EstimatorParams, TravelHistory  # noqa: E402
+from forewarn.eta._params import CAL_KNOTS_S  # noqa: E402
 from forewarn.eta._scenarios import make_route  # noqa: E402
 from forewarn.eta.simulate import simulate  # noqa: E402
 
@@ -236,9 +239,11 @@ def main() -> int:
     params = EstimatorParams(**{k: float(v) for k, v in (kv.split("=", 1) for kv in args.set)})
     t0 = time.perf_counter()
     groups: dict[str, list] = {"all": [], "traffic": [], "incident": [], "learned": [], "cold": []}
+    histories = []
     for r in range(args.routes):
         route = make_route(r, length_m=32_000.0, n_stops=18, start=ROUTE_START)
         history = TravelHistory()
+        histories.append(history)
         rng = np.random.default_rng(r)
         for day in range(args.days):
             delays = {}
@@ -279,6 +284,11 @@ def main() -> int:
              if c in res else " " * 13 for c in cols]
     print(f"{'<=90mn':>8} | " + " | ".join(cells))
     print(f"P(late) Brier score (all): {res['all']['p_late_brier']:.4f}")
+    cal = {"up": np.mean([h.cal_up for h in histories], axis=0).tolist(),
+           "dn": np.mean([h.cal_dn for h in histories], axis=0).tolist()}
+    print("self-calibration after the last day, mean over routes, at " +
+          " / ".join(f"{k / 60:.0f}" for k in CAL_KNOTS_S) + " min: up " +
+          " ".join(f"{x:.2f}" for x in cal["up"]) + ", dn " + " ".join(f"{x:.2f}" for x in cal["dn"]))
     real = None
     if not args.no_real:
         rrows, info = real_rows(args.every, params)
@@ -300,7 +310,7 @@ def main() -> int:
             print(f"real traces: {WMATA} not found, skipped")
     print(json.dumps({"bench": "accuracy", "routes": args.routes, "days": args.days,
                       "incident_rate": args.incident_rate, "seconds": round(elapsed, 1),
-                      **{g: {str(k): v for k, v in r.items()} for g, r in res.items()},
+                      **{g: {str(k): v for k, v in r.items()} for g, r in res.items()}, "calibration": cal,
                       "real": {str(k): v for k, v in real.items()} if real else None}))
     return 0
 
