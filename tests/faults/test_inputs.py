@@ -43,6 +43,8 @@ def _garbage() -> list[tuple[str, bytes, str, str]]:
         ("cmd", b'{"cmd": "launch", "stop_id": "S1"}', "input_rejected", "launch"),
         ("cmd", b'{"cmd": "complete", "stop_id": "NOPE"}', "input_rejected", "unknown stop"),
         ("cmd", b'{"cmd": "skip", "stop_id": ["S1"]}', "input_rejected", "unknown stop"),
+        ("cmd", b'{"cmd": "reorder"}', "input_rejected", "order"),
+        ("cmd", b'{"cmd": "reorder", "order": ["S3", "S9"]}', "input_rejected", "unknown stop 'S9'"),
         ("cmd", bytes(rng.getrandbits(8) for _ in range(300)), "input_rejected", ""),
         ("cmd", b"{" * BIG, "input_rejected", "exceeds"),
         ("nmea", b"$" * BIG, "input_rejected", "exceeds"),
