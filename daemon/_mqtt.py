@@ -34,6 +34,7 @@ log = logging.getLogger("forewarn.mqtt")
 
 RETAINED_QOS = {"status": 1, "position": 0, "eta": 1}
 INBOUND = {"route": 1, "nmea": 0, "cmd": 1}
+EVENTS_PER_ROUND = 10   # events published between two refreshes of the retained state, at least
 MAX_INBOUND_BYTES = 1_000_000
 #: On SIGTERM, a broker that acknowledged nothing for this long is not going to take the
 #: rest: the events stay queued on disk instead of eating systemd's stop timeout.
@@ -184,8 +185,10 @@ class MqttLink:
                 self._dirty.discard(suffix)
                 await client.publish(self.topic(suffix), self._retained[suffix], qos=RETAINED_QOS.get(suffix, 1), retain=True)
                 self.stats.published_retained += 1
-            for seq, topic, payload in self.queue.head(50):
-                if self._dirty:   # fresher retained state jumps the backlog
+            for i, (seq, topic, payload) in enumerate(self.queue.head(50)):
+                # fresher retained state jumps the backlog, but only after a few events each round:
+                # a truck updating its eta on every fix must not starve the events (it did)
+                if self._dirty and i >= EVENTS_PER_ROUND:
                     break
                 doc = json.loads(payload)
                 doc["seq"] = seq

@@ -72,3 +72,41 @@ def test_a_bad_reorder_names_each_problem_and_changes_nothing(tmp_path):
     t.cmd({"cmd": "reorder", "order": ["S3", "S2"]})        # only the stops not yet done
     assert t.order() == ["S1", "S3", "S2"]
     t.close()
+
+
+def test_a_reorder_over_mqtt_reaches_the_dispatchers_eta(tmp_path, broker, unique_prefix):
+    """The whole path: `cmd` on a real broker -> the daemon -> `route_updated` and an `eta` in the new order.
+
+    A replay at 60x refreshes the retained eta many times a second: the events must still flow
+    meanwhile (they once waited behind the eta until the drive was over)."""
+    import aiomqtt
+
+    from forewarn.daemon._runtime import Daemon, Hooks
+
+    config = write_config(tmp_path, broker_url=broker.url, prefix=unique_prefix, speed=60.0)
+    base = f"{unique_prefix}/demo-truck"
+    order = ["S2", "S1", "S3"]
+
+    async def scenario() -> tuple[dict, list]:
+        async with aiomqtt.Client(broker.host, broker.port) as dispatch:
+            await dispatch.subscribe(f"{base}/events", qos=1)
+            await dispatch.subscribe(f"{base}/eta", qos=1)
+            daemon = Daemon(load_settings(config), hooks=Hooks(exit_at_eof=True))
+            run = asyncio.create_task(daemon.run())
+            updated, reordered_eta = None, None
+            async with asyncio.timeout(60):
+                async for msg in dispatch.messages:
+                    doc = json.loads(msg.payload)
+                    if msg.topic.matches(f"{base}/events") and doc["type"] == "route_loaded":
+                        await dispatch.publish(f"{base}/cmd", json.dumps({"cmd": "reorder", "order": order}), qos=1)
+                    elif msg.topic.matches(f"{base}/events") and doc["type"] == "route_updated":
+                        updated = doc
+                    elif msg.topic.matches(f"{base}/eta") and updated is not None:
+                        reordered_eta = doc
+                        break
+            await asyncio.wait_for(run, timeout=60)
+            return updated, [s["id"] for s in reordered_eta["stops"]]
+
+    updated, eta_ids = asyncio.run(scenario())
+    assert updated["origin"] == "cmd" and "+order-" in updated["version"]
+    assert eta_ids == [s for s in order if s in eta_ids] and eta_ids, eta_ids
