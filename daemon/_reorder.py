@@ -14,10 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from forewarn.eta import Route
+
+
+def base_version(route: Route) -> str:
+    """The version of the manifest a (possibly reordered) route came from."""
+    return route.version.split("+order-")[0]
 
 
 def reordered(route: Route, order: Sequence[str], done: Mapping[str, str]) -> Route:
@@ -29,24 +35,26 @@ def reordered(route: Route, order: Sequence[str], done: Mapping[str, str]) -> Ro
     if not isinstance(order, list) or not all(isinstance(s, str) for s in order):
         raise ValueError('"order" is a list of stop ids, e.g. ["S4", "S3", "S5"]')
     ids = {s.id for s in route.stops}
-    problems = [f"unknown stop {s!r} on route {route.route_id}" for s in dict.fromkeys(order) if s not in ids]
-    problems += [f"stop {s!r} appears more than once" for s in dict.fromkeys(order) if order.count(s) > 1]
-    problems += [f"stop {s!r} is already {done[s]}" for s in dict.fromkeys(order) if s in done]
-    missing = [s.id for s in route.stops if s.id not in done and s.id not in order]
+    counts = Counter(order)
+    problems = [f"unknown stop {s!r} on route {route.route_id}" for s in counts if s not in ids]
+    problems += [f"stop {s!r} appears more than once" for s, n in counts.items() if n > 1]
+    problems += [f"stop {s!r} is already {done[s]}" for s in counts if s in done]
+    missing = [s.id for s in route.stops if s.id not in done and s.id not in counts]
     if missing:
         problems.append(f"order leaves out {', '.join(missing)} (name every stop not yet done)")
     if problems:
         raise ValueError("; ".join(problems))
+    return _in_order(route, order)
+
+
+def _in_order(route: Route, order: Sequence[str]) -> Route:
+    """The stops not in `order` first (in their planned order), then `order`; no geometry."""
     by_id = {s.id: s for s in route.stops}
-    first = [s for s in route.stops if s.id not in order]
+    chosen = set(order)
+    first = [s for s in route.stops if s.id not in chosen]
     stops = tuple(replace(s, drive_s=None) for s in first + [by_id[i] for i in order])
-    tag = hashlib.sha256(json.dumps(order).encode()).hexdigest()[:8]
-    return replace(route, stops=stops, geometry=None, version=f"{route.version}+order-{tag}")
-
-
-def base_version(route: Route) -> str:
-    """The version of the manifest a (possibly reordered) route came from."""
-    return route.version.split("+order-")[0]
+    tag = hashlib.sha256(json.dumps(list(order)).encode()).hexdigest()[:8]
+    return replace(route, stops=stops, geometry=None, version=f"{base_version(route)}+order-{tag}")
 
 
 class OrderStore:
@@ -74,8 +82,6 @@ class OrderStore:
         if row[0] != route.version:
             self._conn.execute("DELETE FROM stop_order WHERE route_id=?", (route.route_id,))
             return route
-        order = json.loads(row[1])
         ids = {s.id for s in route.stops}
-        # stops done since the order was given stay in it; the order was checked when given
-        return reordered(route, [s for s in order if s in ids],
-                         {s.id: "done" for s in route.stops if s.id not in order})
+        # checked when it was given; the same manifest version has the same stops
+        return _in_order(route, [s for s in json.loads(row[1]) if s in ids])

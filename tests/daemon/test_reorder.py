@@ -40,6 +40,10 @@ def test_reorder_is_driven_kept_over_a_restart_and_dropped_by_a_new_plan(tmp_pat
     assert t.order() == ["S3", "S1", "S2"]
     assert t.d.tracker.route.geometry is None, "the planned roads follow the old order"
     assert t.of("route_updated")[-1]["origin"] == "cmd"
+    t.cmd({"cmd": "reorder", "order": ["S2", "S3", "S1"]})          # the driver changes it again
+    t.cmd({"cmd": "reorder", "order": ["S3", "S1", "S2"]})          # ... and back
+    t.d.accept_route(parse_manifest(ROUTE.read_bytes()), "mqtt")   # retained manifest re-delivered
+    assert t.order() == ["S3", "S1", "S2"] and len(t.of("route_updated")) == 3, t.of("route_updated")
     t.close()
 
     again = Truck(config)                                   # restart: the driver's order holds
