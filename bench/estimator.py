@@ -4,8 +4,9 @@ pure Python, and cold/warm start.
     .venv/bin/python bench/estimator.py            # full (~tens of seconds)
     .venv/bin/python bench/estimator.py --quick    # smaller sizes, smoke
 
-- latency: `Estimator.update(fix, remaining)` end to end (Python wrapper + kernel + building
-  150 StopEta), route of 150 stops and ~20,000 geometry points, one fix per call.
+- latency: `Estimator.update(fix, remaining)` end to end (Python wrapper + kernel + learning
+  bookkeeping, a TravelHistory attached), route of 150 stops and ~20,000 geometry points, one
+  fix per call; and the same plus reading all ~150 `StopEta` of the result.
 - fleet: `FleetEstimator.update` for 10,000 trucks (100 distinct 30 km / 25-stop routes),
   numba limited to 1 thread ("one core"), and with all threads.
 - ratios: the per-truck kernel `update_one` vs the NumPy reference (`_reference.update_one`)
@@ -56,35 +57,47 @@ def _drive_fixes(est, n: int, seed: int = 0, step_m: float = 10.0):
 
 
 def bench_latency(quick: bool) -> dict:
-    from forewarn.eta import Estimator
+    """Per-call latency of `Estimator.update` with a travel history attached (as the daemon runs
+    it: learning and self-calibration bookkeeping included), measured two ways in the same
+    drive: the update alone (its `stops` are built when read), and the update plus reading
+    every remaining stop's `StopEta` (what a publisher that looks at all of them pays)."""
+    from forewarn.eta import Estimator, TravelHistory
     route = _big_route(quick)
     est = Estimator(route)
     n = 3000 if quick else 20000
     # 1 m per fix: the truck stays in the first part of the route, so nearly every call
-    # predicts (and builds StopEta for) 130-150 stops: the worst case, not an easy tail
+    # predicts 130-150 stops: the worst case, not an easy tail
     fixes = _drive_fixes(est, n, step_m=1.0)
     ids = [s.id for s in route.stops]
     stop_s = est.model.stop_s
-    # remaining as the daemon passes it: a list rebuilt when a stop is passed
-    lat = np.empty(n)
-    first = 0
-    remaining = list(ids)
     for f in fixes[:50]:                                 # warm the kernels and caches
-        est.update(f, remaining)
-    est = Estimator(route)
+        est.update(f, ids)
     pc = time.perf_counter_ns
-    n_rem = np.empty(n)
-    for i, f in enumerate(fixes):
-        s = 1.0 * i
-        while first < len(ids) - 1 and stop_s[first] < s:
-            first += 1
-            remaining = ids[first:]
-        t0 = pc()
-        e = est.update(f, remaining)
-        lat[i] = pc() - t0
-        n_rem[i] = len(e.stops)
-    return {"n_stops": len(route.stops), "n_points": int(len(est.model.px)), "n_stretches": est.model.n_stretches,
-            "calls": n, "stops_predicted_min": int(n_rem.min()), "stops_predicted_max": int(n_rem.max()), "p50_us": float(np.percentile(lat, 50) / 1e3), "p99_us": float(np.percentile(lat, 99) / 1e3)}
+    out = {"n_stops": len(route.stops), "n_points": int(len(est.model.px)),
+           "n_stretches": est.model.n_stretches, "calls": n}
+    for mode in ("update", "update_read_all"):
+        est = Estimator(route, history=TravelHistory())
+        read_all = mode == "update_read_all"
+        lat = np.empty(n)
+        n_rem = np.empty(n)
+        first = 0
+        remaining = list(ids)                            # as the daemon passes it: rebuilt when a stop is passed
+        for i, f in enumerate(fixes):
+            s = 1.0 * i
+            while first < len(ids) - 1 and stop_s[first] < s:
+                first += 1
+                remaining = ids[first:]
+            t0 = pc()
+            e = est.update(f, remaining)
+            if read_all:
+                for _ in e.stops:
+                    pass
+            lat[i] = pc() - t0
+            n_rem[i] = len(e.stops)
+        out[mode] = {"p50_us": float(np.percentile(lat, 50) / 1e3), "p99_us": float(np.percentile(lat, 99) / 1e3)}
+        out["stops_predicted_min"], out["stops_predicted_max"] = int(n_rem.min()), int(n_rem.max())
+    out["p50_us"], out["p99_us"] = out["update"]["p50_us"], out["update"]["p99_us"]
+    return out
 
 
 def bench_fleet(quick: bool) -> dict:
@@ -217,6 +230,8 @@ def main() -> int:
     print(f"{'single update p50, %d stops / %d points (us)' % (lat['n_stops'], lat['n_points']):<58} {lat['p50_us']:>12.1f}")
     print(f"{'  (stops predicted per call: %d-%d)' % (lat['stops_predicted_min'], lat['stops_predicted_max']):<58}")
     print(f"{'single update p99 (us)':<58} {lat['p99_us']:>12.1f} {'<= 50':>12}")
+    ra = lat["update_read_all"]
+    print(f"{'  update + reading every StopEta: p50 / p99 (us)':<58} {ra['p50_us']:>5.1f} / {ra['p99_us']:>4.1f}")
     t1 = fleet["threads_1"]
     print(f"{'fleet %d trucks, 1 thread: updates/s' % fleet['vehicles']:<58} {t1['updates_per_s']:>12,.0f} {'>= 200,000':>12}")
     tn = fleet.get(f"threads_{fleet['threads_available']}")

@@ -9,9 +9,9 @@ from ._history import TravelHistory
 from ._params import EstimatorParams
 from ._polyline import decode_polyline, encode_polyline
 from ._route import Customer, Route, Stop, Window
-from ._types import Estimate, StopEta
+from ._types import Estimate, StopEta, StopEtas
 from ._warm import warm_kernels
 
 __all__ = ["Customer", "Estimate", "Estimator", "EstimatorParams", "FleetEstimator", "FleetFixes",
-           "Route", "Stop", "StopEta", "TravelHistory", "Window", "decode_polyline",
+           "Route", "Stop", "StopEta", "StopEtas", "TravelHistory", "Window", "decode_polyline",
            "encode_polyline", "warm_kernels"]

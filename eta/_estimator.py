@@ -1,15 +1,14 @@
 """The per-truck estimator the daemon calls on every fix: a thin wrapper over `update_one`.
 
 Everything per stop happens inside the kernel over arrays; Python only translates stop ids,
-builds the result tuples (the dominant cost at 150 stops, hence NamedTuple `StopEta` built
-with `tuple.__new__`), and does the rare bookkeeping for learning.
+hands back a copy of the kernel's output (`StopEtas` builds the per-stop tuples when they are
+read), and does the rare bookkeeping for learning.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from itertools import repeat
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -21,9 +20,8 @@ from ._history import TravelHistory, cell_key
 from ._model import RouteModel, build_model
 from ._params import CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0, EstimatorParams
 from ._route import Route
-from ._types import Estimate, StopEta
+from ._types import Estimate, StopEtas
 
-_tnew = tuple.__new__
 _NAN = float("nan")
 GLOBAL_DWELL_KEY = "*"
 _CAL_KNOTS = np.array(CAL_KNOTS_S)
@@ -205,11 +203,7 @@ class Estimator:
         if x != x:
             if st[K.S_OFF] == 0.0:
                 s = min(s + st[K.S_V] * (t - st[K.S_T]), m.length)
-        if n:
-            cols = self._out[:, :n].tolist()
-            stops = tuple(map(_tnew, repeat(StopEta), zip(key, *cols)))
-        else:
-            stops = ()
+        stops = StopEtas(key, self._out[:, :n].copy())
         off = st[K.S_OFF] != 0.0
         return Estimate(t, s, st[K.S_V], self._lat0 + st[K.S_MY] / self._ky,
                         self._lon0 + st[K.S_MX] / self._kx, st[K.S_DIST], off, stops)

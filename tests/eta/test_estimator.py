@@ -252,3 +252,24 @@ def test_early_tail_is_wider_a_few_minutes_out_than_an_hour_out():
         assert s.p10 - e.t == pytest.approx(med * math.exp(-Z90 * sd * tdn), rel=1e-9)
         shares.append(math.log(med / (s.p10 - e.t)) / math.log((s.p90 - e.t) / med))
     assert shares[0] > shares[1]
+
+
+def test_stops_read_one_by_one_equal_the_stops_read_all_at_once():
+    """`Estimate.stops` builds its StopEta tuples when read: read late (after the next fix
+    reused the kernel's buffers), by index, negative index or slice, it must equal the tuple
+    a twin estimator's result gave when read at once."""
+    stops = [stop(f"S{i}", 1500.0 * i, 0.0) for i in range(1, 5)]
+    rem = [s.id for s in stops]
+    est, twin = Estimator(route(straight(), stops)), Estimator(route(straight(), stops))
+    e = est.update(fix(0, 0.0, 0.0, V), rem)
+    at_once = tuple(twin.update(fix(0, 0.0, 0.0, V), rem).stops)
+    e_next = est.update(fix(10, 10 * V, 0.0, V), rem)
+    assert [e.stops[i] for i in range(len(rem))] == list(at_once) and e.stops[-1] == at_once[-1]
+    assert e.stops[1:3] == at_once[1:3] and e.stops == at_once and tuple(e.stops) == at_once
+    assert [s.stop_id for s in e.stops] == rem and e.stops != e_next.stops
+    with pytest.raises(IndexError):
+        e.stops[len(rem)]
+    with pytest.raises(TypeError):
+        hash(e.stops)
+    done = est.update(fix(11, 11 * V, 0.0, V), [])
+    assert len(done.stops) == 0 and not done.stops and done.stops == ()
