@@ -269,7 +269,8 @@ class Estimator:
         seen = self._cal_seen.pop(stop_id, None)
         if seen and self.history is not None:
             for knot, p10, p90 in seen:
-                self.history.calibrate(knot, t > p90, t < p10, self.params.calib_rate)
+                self.history.calibrate(knot, t > p90, t < p10, self.params.calib_rate,
+                                       self.params.calib_warmup)
             self._load_calib()
 
     # -- self-calibration ---------------------------------------------------------------

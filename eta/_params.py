@@ -113,6 +113,9 @@ class EstimatorParams:
     calib_rate: float = 0.05         # step of the self-calibration (log multiplier per arrival; 0 = off).
                                      # Stationary jitter of a multiplier ~ sqrt(rate/5) ~ 10%, memory
                                      # ~1/(0.22 rate) ~ 90 arrivals per knot (a week of one truck's stops)
+    calib_warmup: float = 30.0       # while few arrivals are scored at a knot, its step is
+                                     # 1/(0.225 (n + this)) (larger than calib_rate up to n ~ 60):
+                                     # a new truck calibrates in days, not weeks. 0 = constant step
 
     @property
     def n_tod(self) -> int:

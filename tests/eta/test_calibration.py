@@ -6,6 +6,7 @@ import pytest
 
 from forewarn.daemon.store import open_db
 from forewarn.eta import Estimator, EstimatorParams, TravelHistory
+from forewarn.eta._history import CAL_TAIL_DENSITY, SETTLED_N
 from forewarn.eta._params import CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0
 
 from .geom import fix, route, stop, straight
@@ -46,8 +47,11 @@ def test_defaults_change_nothing(tmp_path):
 def test_arrivals_after_p90_widen_that_knot_only():
     h = TravelHistory()
     _late_days(h, 4)
-    assert h.cal_up[KNOT_1800] == pytest.approx(np.exp(4 * 0.05 * 0.9))   # 4 misses above p90
-    assert h.cal_dn[KNOT_1800] == pytest.approx(np.exp(-4 * 0.05 * 0.1))  # and none below p10
+    p = EstimatorParams()
+    steps = sum(max(p.calib_rate, 1.0 / (CAL_TAIL_DENSITY * (n + p.calib_warmup))) for n in range(4))
+    assert h.cal_up[KNOT_1800] == pytest.approx(np.exp(steps * 0.9))   # 4 misses above p90
+    assert h.cal_dn[KNOT_1800] == pytest.approx(np.exp(-steps * 0.1))  # and none below p10
+    assert h.cal_n[KNOT_1800] == 4
     others = [k for k in range(N_CAL) if k != KNOT_1800]
     assert [h.cal_up[k] for k in others] == [1.0] * (N_CAL - 1)
     assert [h.cal_dn[k] for k in others] == [1.0] * (N_CAL - 1)
@@ -85,6 +89,7 @@ def test_multipliers_survive_save_and_load(tmp_path):
     conn.close()
     g = TravelHistory.load(open_db(tmp_path / "state.db"))
     assert g.cal_up == pytest.approx(h.cal_up, rel=1e-15) and g.cal_dn == pytest.approx(h.cal_dn, rel=1e-15)
+    assert g.cal_n == h.cal_n and g.cal_n[KNOT_1800] == 3
     assert g.cal_up[KNOT_1800] > 1.1
     e = Estimator(ROUTE, history=g)
     assert e._prm[P_CAL_UP0 + KNOT_1800] == g.cal_up[KNOT_1800]
@@ -95,3 +100,36 @@ def test_multipliers_stay_within_their_clamp():
     for _ in range(200):
         h.calibrate(0, True, False, 0.05)
     assert h.cal_up[0] == 3.0 and h.cal_dn[0] == 0.5
+
+
+def test_first_arrivals_move_a_knot_faster_than_later_ones():
+    """Warm-up: the step starts at 1/(density x warmup) and decays to the constant rate, so
+    a new truck calibrates within days; a knot with many arrivals moves by `rate` only."""
+    fresh, settled = TravelHistory(), TravelHistory(cal_n=[500.0] * N_CAL)
+    fresh.calibrate(0, True, False, 0.05, 30.0)
+    settled.calibrate(0, True, False, 0.05, 30.0)
+    assert np.log(fresh.cal_up[0]) == pytest.approx(0.9 / (CAL_TAIL_DENSITY * 30.0))
+    assert np.log(settled.cal_up[0]) == pytest.approx(0.9 * 0.05)
+    plain = TravelHistory()
+    plain.calibrate(0, True, False, 0.05, 0.0)                  # warm-up off: the constant step
+    assert np.log(plain.cal_up[0]) == pytest.approx(0.9 * 0.05)
+
+
+def test_a_state_file_from_before_counting_keeps_its_multipliers_as_settled(tmp_path):
+    """eta_calib written without the n column (the previous release): the table gains it,
+    the multipliers load, and they move by the constant step, not the warm-up's."""
+    import sqlite3
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE eta_calib (knot_s REAL PRIMARY KEY, up REAL NOT NULL, dn REAL NOT NULL)")
+    old.execute("INSERT INTO eta_calib VALUES (1800.0, 1.4, 0.9)")
+    old.commit()
+    old.close()
+    conn = open_db(path)
+    h = TravelHistory.load(conn)
+    assert (h.cal_up[KNOT_1800], h.cal_dn[KNOT_1800], h.cal_n[KNOT_1800]) == (1.4, 0.9, SETTLED_N)
+    h.calibrate(KNOT_1800, True, False, 0.05, 30.0)
+    assert h.cal_up[KNOT_1800] == pytest.approx(1.4 * np.exp(0.9 * 0.05))
+    h.save(conn)
+    conn.close()
+    assert TravelHistory.load(open_db(path)).cal_n[KNOT_1800] == SETTLED_N + 1
