@@ -12,7 +12,9 @@ a truck at a red light does not predict infinity).
 
 Real traces: the WMATA bus AVL + GTFS in /work/shared/data/external/wmata-transitclock (read
 in place, never copied: WMATA terms), true arrivals from the track's closest approach to
-each stop, trips replayed in date order with one shared travel history.
+each stop, trips replayed in date order with one shared travel history. And a real 10-minute
+urban car drive (tests/data/tizen-replay, copied with its licence) with its stops placed where
+the car really stood, scored with the driven track as the route and with no geometry at all.
 
     .venv/bin/python bench/accuracy.py            # full (~tens of seconds)
     .venv/bin/python bench/accuracy.py --quick    # smoke
@@ -198,6 +200,107 @@ def real_rows(every: float, params: EstimatorParams) -> tuple[list[tuple], dict]
     return rows, info
 
 
+TIZEN = Path(__file__).resolve().parents[1] / "tests" / "data" / "tizen-replay" / "nmea_replay.log"
+TIZEN_BINS = ((0.5, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 10.0))   # minutes to the true arrival
+
+
+def standstills(fixes, still_mps: float = 0.5, min_s: float = 8.0, merge_m: float = 60.0) -> list[tuple]:
+    """Where a real drive really stopped: runs of fixes under `still_mps` lasting `min_s` or
+    more, merged when closer than `merge_m` (stop-and-go at one junction is one stop).
+    Returns (lat, lon, arrived, departed) in drive order."""
+    from forewarn.devices import distance_m
+    out: list[list] = []
+    run: list = []
+    for f in fixes:
+        if (f.speed or 0.0) < still_mps:      # RMC leaves speed empty when standing: 0
+            run.append(f)
+            continue
+        if run and f.t - run[0].t >= min_s:
+            lat = float(np.mean([x.lat for x in run]))
+            lon = float(np.mean([x.lon for x in run]))
+            if out and distance_m(run[0], out[-1][4]) < merge_m:
+                out[-1][3] = f.t
+            else:
+                out.append([lat, lon, run[0].t, f.t, run[0]])
+        run = []
+    return [tuple(x[:4]) for x in out]
+
+
+def tizen_rows(every: float, params: EstimatorParams, with_geometry: bool) -> tuple[list[tuple], dict]:
+    """A real 10-minute urban car drive (tests/data/tizen-replay, Apache-2.0) with stops placed
+    where the car really stood (lights, junctions): each standstill is a stop with a nominal
+    20 s service time, its start the true arrival. The route is the driven track thinned to
+    ~25 m (`with_geometry`), or no geometry at all (straight legs x detour factor, from a depot
+    at the start). No history: a cold first drive. Scored every `every` s of log time."""
+    from forewarn.devices import distance_m, iter_fixes
+    from forewarn.eta import Route, Stop, Window
+    fixes = [f for f in iter_fixes(TIZEN.read_text(encoding="ascii").splitlines()) if f.lat is not None]
+    stands = standstills(fixes)
+    geometry = None
+    if with_geometry:
+        pts = [fixes[0]]
+        for f in fixes[1:]:
+            if distance_m(pts[-1], f) >= 25.0:
+                pts.append(f)
+        geometry = tuple((f.lon, f.lat) for f in pts + [fixes[-1]])
+    tz = timezone.utc
+    stops = [Stop("DEPOT", fixes[0].lat, fixes[0].lon, Window(fixes[0].time, fixes[0].time), service_s=0.0)]
+    truth = {"DEPOT": (fixes[0].t, fixes[0].t)}
+    for k, (lat, lon, arr, dep) in enumerate(stands):
+        at = datetime.fromtimestamp(arr, tz)
+        stops.append(Stop(f"T{k + 1}", lat, lon, Window(at - timedelta(minutes=30), at + timedelta(minutes=30)),
+                          service_s=20.0))
+        truth[f"T{k + 1}"] = (arr, dep)
+    route = Route("tizen" + ("" if with_geometry else "-nogeom"), "car", "Europe/Berlin", tuple(stops),
+                  geometry=geometry)
+    est = Estimator(route, params, None)
+    ids = [s.id for s in route.stops]
+    arrived: set[str] = set()
+    departed: set[str] = set()
+    rows = []
+    last_eval = -math.inf
+    for f in fixes:
+        t = f.t
+        for sid in ids:
+            a, d = truth[sid]
+            if sid not in arrived and a <= t:
+                arrived.add(sid)
+                est.observe_arrival(sid, a)
+            if sid not in departed and d <= t:
+                departed.add(sid)
+                est.observe_departure(sid, d)
+        remaining = [sid for sid in ids if sid not in arrived]
+        if not remaining:
+            break
+        dwelling = next(((sid, truth[sid][0]) for sid in ids if sid in arrived and sid not in departed), None)
+        e = est.update(f, remaining, dwelling)
+        if t - last_eval < every:
+            continue
+        last_eval = t
+        v = max(f.speed or 0.0, 2.0)
+        for se in e.stops:
+            actual = truth[se.stop_id][0]
+            naive = t + est.distance_to_stop(f, se.stop_id) / v
+            rows.append((actual - t, se.p50 - actual, actual < se.p10, actual > se.p90, se.p_late, False,
+                         naive - actual))
+    return rows, {"stops": len(stands), "fixes": len(fixes), "seconds": fixes[-1].t - fixes[0].t}
+
+
+def summarise_bins(rows: np.ndarray, bins) -> dict:
+    """Like `summarise`, for the short real drive: horizon bins in minutes."""
+    out = {}
+    for lo, hi in bins:
+        sel = rows[(rows[:, 0] > lo * 60) & (rows[:, 0] <= hi * 60)]
+        if len(sel) == 0:
+            continue
+        err, nerr = np.abs(sel[:, 1]) / 60, np.abs(sel[:, 6]) / 60
+        out[f"{lo:g}-{hi:g}"] = {"n": int(len(sel)), "median_min": float(np.median(err)),
+                                 "p90_min": float(np.quantile(err, 0.9)),
+                                 "naive_median_min": float(np.median(nerr)),
+                                 "below_p10": float(sel[:, 2].mean()), "above_p90": float(sel[:, 3].mean())}
+    return out
+
+
 def _dist(a, b) -> float:
     from forewarn.devices import distance_m
     return distance_m(a, b)
@@ -308,10 +411,27 @@ def main() -> int:
                       f"{x['ratio_naive_over_forewarn']:>8.1f} | {100 * x['below_p10']:>5.1f}% {100 * x['above_p90']:>5.1f}%")
         else:
             print(f"real traces: {WMATA} not found, skipped")
+    tiz = {}
+    for geo in (True, False):
+        trows, tinfo = tizen_rows(min(args.every, 10.0), params, geo)
+        tiz["geometry" if geo else "no_geometry"] = {**summarise_bins(np.array(trows, dtype=float), TIZEN_BINS),
+                                                     "info": tinfo}
+    print(f"real drive: tizen-replay car, {tinfo['seconds'] / 60:.0f} min, {tinfo['stops']} stops where it really "
+          "stood (cold, no history; scored every 10 s)")
+    print(f"{'minutes out':>11} | {'route = driven track: n':>23} {'fw med':>6} {'p90':>5} {'naive':>5} "
+          f"{'<p10':>5} {'>p90':>5} | {'no geometry: fw med':>19} {'naive':>5}")
+    for lo, hi in TIZEN_BINS:
+        k = f"{lo:g}-{hi:g}"
+        g, ng = tiz["geometry"].get(k), tiz["no_geometry"].get(k)
+        if g is None or ng is None:
+            continue
+        print(f"{k:>11} | {g['n']:>23} {g['median_min']:>6.2f} {g['p90_min']:>5.2f} {g['naive_median_min']:>5.2f} "
+              f"{100 * g['below_p10']:>4.0f}% {100 * g['above_p90']:>4.0f}% | {ng['median_min']:>19.2f} "
+              f"{ng['naive_median_min']:>5.2f}")
     print(json.dumps({"bench": "accuracy", "routes": args.routes, "days": args.days,
                       "incident_rate": args.incident_rate, "seconds": round(elapsed, 1),
                       **{g: {str(k): v for k, v in r.items()} for g, r in res.items()}, "calibration": cal,
-                      "real": {str(k): v for k, v in real.items()} if real else None}))
+                      "real": {str(k): v for k, v in real.items()} if real else None, "tizen": tiz}))
     return 0
 
 
