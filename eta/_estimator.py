@@ -84,13 +84,20 @@ PLANNER_SPEED_MAX = 40.0  # m/s (144 km/h): above this a planner's drive time is
 
 def prior_speeds(model: RouteModel, params: EstimatorParams) -> np.ndarray:
     """Prior speed per stretch: the planner's for its leg (stop to stop) when given, else
-    from the leg's length. Legs after the last stop keep the length rule."""
+    from the leg's length. Legs after the last stop keep the length rule.
+
+    On a long leg only the middle is fast: the first and last `leg_approach_m` (leaving one
+    customer's street, reaching the next one's: ramps, junctions, local roads) are driven at
+    town speed. Without this a bus at motorway speed 5 km before its exit was predicted
+    there 3-4 minutes early (WMATA 5A, bench/accuracy.py)."""
     mid = 0.5 * (model.edges[:-1] + model.edges[1:])
     bounds = np.concatenate(([0.0], model.stop_s, [model.length]))
     j = np.clip(np.searchsorted(bounds, mid, side="right") - 1, 0, len(bounds) - 2)
     leg = bounds[j + 1] - bounds[j]
     a, b = params.leg_fast_from_m, params.leg_fast_full_m
     w = np.clip((leg - a) / max(b - a, 1.0), 0.0, 1.0)
+    near_end = np.minimum(mid - bounds[j], bounds[j + 1] - mid) < params.leg_approach_m
+    w = np.where(near_end, 0.0, w)
     v = params.cruise_speed + w * max(params.highway_speed - params.cruise_speed, 0.0)
     drive = np.append(model.stop_drive_s, np.nan)[j]      # leg j ends at stop j
     given = np.isfinite(drive) & (leg > 0.0)

@@ -41,6 +41,8 @@ class EstimatorParams:
     highway_speed: float = 20.0      # m/s, prior on long hops between stops (see leg_fast_*)
     leg_fast_from_m: float = 5000.0  # legs longer than this are partly on faster roads ...
     leg_fast_full_m: float = 20000.0  # ... and from this length on, highway_speed applies
+    leg_approach_m: float = 1500.0   # ... except the first and last this many metres of the leg
+                                     # (a customer is not on the motorway): town speed there
     stretch_m: float = 250.0         # length of a stretch of the travel-time profile
     accel_noise: float = 0.5         # m^2/s^3, Kalman process noise (how fast speed changes)
     speed_sigma: float = 0.7         # m/s, error of the receiver's Doppler speed

@@ -2,6 +2,7 @@
 out-and-backs, outliers, off-route, dwell, traffic stops, dropouts."""
 import math
 
+import numpy as np
 import pytest
 
 from forewarn.eta import Estimator, EstimatorParams
@@ -213,8 +214,13 @@ def test_long_hops_between_stops_get_a_faster_prior():
     # 1 km to A, then a 30 km hop to B: town speed before A, highway speed on the hop
     est = Estimator(route(straight(32_000.0, 100.0), [stop("A", 1000.0, 0.0), stop("B", 31_000.0, 0.0)]), p)
     v = prior_speeds(est.model, p)
+    mid = 0.5 * (est.model.edges[:-1] + est.model.edges[1:])
     assert v[0] == pytest.approx(p.cruise_speed)
     assert v[len(v) // 2] == pytest.approx(p.highway_speed)
+    # ... but leaving A and reaching B (the first and last leg_approach_m of the hop) at town speed
+    near = (np.abs(mid - 1000.0) < p.leg_approach_m) | (np.abs(mid - 31_000.0) < p.leg_approach_m)
+    assert np.all(v[near] == p.cruise_speed)
+    assert np.all(v[~near & (mid > 1000.0) & (mid < 31_000.0)] == p.highway_speed)
 
 
 def test_a_late_arriving_old_fix_does_not_move_the_truck_back():

@@ -139,7 +139,7 @@ def test_running_far_below_the_profile_widens_the_spread():
     running at its profile."""
     def run(frac: float, gain: float) -> tuple[float, float]:
         est = Estimator(route(straight(12_000.0), [stop("A", 11_000.0, 0.0, end_min=600)]),
-                        EstimatorParams(slow_cv_gain=gain))
+                        EstimatorParams(slow_cv_gain=gain, leg_approach_m=0.0))   # one profile speed throughout
         speed = frac * float(est.vprof[0, 0])
         x0 = 2000.0 - speed * 600
         e = None
