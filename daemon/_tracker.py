@@ -48,6 +48,9 @@ class RouteTracker:
         self.estimator = Estimator(route, history=history)
         self.book = StopBook(conn, route.route_id, [s.id for s in route.stops])
         self.book.reconcile_with_outbox([r.key for r in outbox.rows(route.route_id)])
+        # a restart (or a reorder) mid-route: today's service pace and the stop being served go on
+        self.estimator.resume((s.id, self.book[s.id].arrived_at, self.book[s.id].departed_at)
+                              for s in route.stops)
         self.last_estimate: Estimate | None = None
         self.last_fix_t: float | None = None
         self.out_of_order = 0

@@ -7,7 +7,7 @@ read), and does the rare bookkeeping for learning.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -308,18 +308,45 @@ class Estimator:
     def observe_departure(self, stop_id: str, t: float) -> None:
         """The daemon saw the truck leave: learn this driver's (and address's) service time."""
         t0 = self._arrived.pop(stop_id, None)
-        k = self._ids[stop_id]
-        svc = self._service[k]
-        if t0 is None or svc <= 0 or t <= t0:
+        ratio = self._service_ratio(stop_id, t0, t)
+        if ratio is None:
             return
-        ratio = (t - t0) / svc
+        pace = self._note_pace(ratio)
+        if self.history is not None:
+            self.history.add_dwell(self._dwell_keys[self._ids[stop_id]], min(max(ratio, 0.05), 20.0))
+            self.history.add_dwell(GLOBAL_DWELL_KEY, pace)       # (this address may be slow)
+        self._refresh_dwell()
+
+    def resume(self, visits: Iterable[tuple[str, float | None, float | None]]) -> None:
+        """Carry today on after a restart: (stop id, arrived, departed) of the stops the daemon's
+        stop book says were visited. A gateway loses power with the ignition (lunch, ferries):
+        without this, today's service pace would start again from the fleet's, and the stop
+        being served at the restart would never be learned. The history learned these already:
+        nothing is added to it again."""
+        for stop_id, arrived, departed in visits:
+            if stop_id not in self._ids or arrived is None:
+                continue
+            if departed is None:
+                self._arrived[stop_id] = arrived
+                continue
+            ratio = self._service_ratio(stop_id, arrived, departed)
+            if ratio is not None:
+                self._note_pace(ratio)
+        self._refresh_dwell()
+
+    def _service_ratio(self, stop_id: str, t0: float | None, t: float) -> float | None:
+        """Actual over planned service time, or None when there is nothing to learn."""
+        svc = self._service[self._ids[stop_id]]
+        if t0 is None or svc <= 0 or t <= t0:
+            return None
+        return (t - t0) / svc
+
+    def _note_pace(self, ratio: float) -> float:
+        """Today's pace gets the stop's ratio clamped (see `pace_clamp`); returns the clamped one."""
         c = self.params.pace_clamp
         pace = min(max(ratio, 1.0 / c), c)
         self._today.append(math.log(pace))
-        if self.history is not None:
-            self.history.add_dwell(self._dwell_keys[k], min(max(ratio, 0.05), 20.0))   # this address may be slow
-            self.history.add_dwell(GLOBAL_DWELL_KEY, pace)
-        self._refresh_dwell()
+        return pace
 
     # -- travel learning ----------------------------------------------------------------
     def _learn(self, s: float, t: float, dwelling: int) -> None:
