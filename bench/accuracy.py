@@ -318,6 +318,17 @@ def summarise(rows: np.ndarray) -> dict:
                    "below_p10": float(sel[:, 2].mean()), "above_p90": float(sel[:, 3].mean())}
         out[hm]["signed_median_min"] = float(np.median(sel[:, 1]) / 60)
         out[hm]["ratio_naive_over_forewarn"] = out[hm]["naive_median_min"] / max(out[hm]["median_min"], 1e-9)
+    # the same binned by the horizon the prediction itself showed (p50 - now), as transit agencies
+    # score theirs: binning by the true horizon selects on the outcome (a stop that turned out
+    # late lands in a farther bin than it was predicted for), which inflates "above p90" far out
+    # and "below p10" near
+    shown = rows[:, 0] + rows[:, 1]
+    out["by_shown"] = {}
+    for hm in HORIZONS:
+        sel = rows[(shown >= 0.8 * hm * 60) & (shown <= 1.2 * hm * 60)]
+        if len(sel):
+            out["by_shown"][hm] = {"n": int(len(sel)), "median_min": float(np.median(np.abs(sel[:, 1])) / 60),
+                                   "below_p10": float(sel[:, 2].mean()), "above_p90": float(sel[:, 3].mean())}
     sel = rows[rows[:, 0] <= 90 * 60]
     out["calibration"] = {"below_p10": float(sel[:, 2].mean()), "above_p90": float(sel[:, 3].mean()), "n": int(len(sel))}
     # Brier score of P(late) against what happened
@@ -386,6 +397,13 @@ def main() -> int:
     cells = [f"{100 * res[c]['calibration']['below_p10']:>5.1f}% {100 * res[c]['calibration']['above_p90']:>5.1f}%"
              if c in res else " " * 13 for c in cols]
     print(f"{'<=90mn':>8} | " + " | ".join(cells))
+    print("the same, binned by the horizon the prediction showed (p50 - now) instead of the true one")
+    for hm in HORIZONS:
+        cells = []
+        for c in cols:
+            x = res.get(c, {}).get("by_shown", {}).get(hm, nan)
+            cells.append(f"{100 * x['below_p10']:>5.1f}% {100 * x['above_p90']:>5.1f}%")
+        print(f"{hm:>6}mn | " + " | ".join(cells))
     print(f"P(late) Brier score (all): {res['all']['p_late_brier']:.4f}")
     cal = {"up": np.mean([h.cal_up for h in histories], axis=0).tolist(),
            "dn": np.mean([h.cal_dn for h in histories], axis=0).tolist()}
