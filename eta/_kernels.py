@@ -18,7 +18,7 @@ from ._params import (CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0,
                       P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
                       P_RATIO_FREEZE, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SEARCH_K,
-                      P_SLOW_CV_GAIN, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S, P_UNFORESEEN_DELAY,
+                      P_SLOW_CV_GAIN, P_STUCK_GRACE, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S, P_UNFORESEEN_DELAY,
                       P_UNFORESEEN_RATE, P_SPEED_SIGMA, P_MEDIAN_SHIFT, P_TAIL_DOWN, P_TAIL_UP, P_TOD_BUCKET, P_UTC_OFFSET, P_V_FLOOR)
 
 # Filter state layout.
@@ -283,8 +283,11 @@ def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwell
                 r = prm[P_RATIO_MAX]
             st[S_RATIO] = r
         # the long ratio ignores long standstills (a break, an unplanned stop, a bus holding
-        # for its timetable): they say nothing about the speed of the roads ahead
-        if st[S_STILL_SINCE] < 0.0 or t - st[S_STILL_SINCE] < STILL_S:
+        # for its timetable): they say nothing about the speed of the roads ahead; nor does a
+        # queue the stuck clock is timing (stop-and-go: short standstills between short moves),
+        # whose cost is the stuck state's: counted here too, it slowed every stretch ahead for
+        # the next half hour as well
+        if (st[S_STILL_SINCE] < 0.0 or t - st[S_STILL_SINCE] < STILL_S) and e <= prm[P_STUCK_GRACE]:
             af = 1.0 - math.exp(-dt / prm[P_LIVE_TAU_FAR])
             rf = st[S_RATIO_FAR] + af * (r_obs - st[S_RATIO_FAR])
             if rf < prm[P_RATIO_MIN]:

@@ -147,7 +147,7 @@ def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwell
             a = 1.0 - math.exp(-dt / prm[P_LIVE_TAU])
             r = st[S_RATIO] + a * (xs[1] / vp - st[S_RATIO])
             st[S_RATIO] = min(max(r, prm[P_RATIO_MIN]), prm[P_RATIO_MAX])
-        if st[S_STILL_SINCE] < 0.0 or t - st[S_STILL_SINCE] < STILL_S:
+        if (st[S_STILL_SINCE] < 0.0 or t - st[S_STILL_SINCE] < STILL_S) and st[S_STUCK] <= prm[P_STUCK_GRACE]:
             af = 1.0 - math.exp(-dt / prm[P_LIVE_TAU_FAR])
             rf = st[S_RATIO_FAR] + af * (xs[1] / vp - st[S_RATIO_FAR])
             st[S_RATIO_FAR] = min(max(rf, prm[P_RATIO_MIN]), prm[P_RATIO_MAX])

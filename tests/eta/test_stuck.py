@@ -152,3 +152,25 @@ def test_running_far_below_the_profile_widens_the_spread():
     assert slow_on[0] > 1.15 * slow_off[0]
     fast_on, fast_off = run(1.0, P.slow_cv_gain), run(1.0, 0.0)
     assert fast_on[0] == pytest.approx(fast_off[0], rel=0.01)
+
+
+def test_a_stop_and_go_queue_does_not_slow_the_far_ratio():
+    """Queue time is the stuck state's to time. Holds of 80 s (each under the 90 s that
+    counts as a long standstill) between short moves once dragged the half-hour ratio down,
+    and with it every stretch ahead for the next half hour, on top of the stuck delay."""
+    est = Estimator(route(straight(30_000.0), [stop("A", 25_000.0, 0.0)]))
+    t, x = 0, 0.0
+    for t in range(0, 300):                                  # five minutes at the profile
+        x = V * t
+        est.update(fix(t, x, 0.0, V), ["A"])
+    before = est._state[K.S_RATIO_FAR]
+    for _ in range(12):                                      # ~20 min of stop-and-go
+        for _ in range(80):
+            t += 1
+            est.update(fix(t, x, 0.0, 0.0), ["A"])
+        for _ in range(15):
+            t += 1
+            x += V
+            est.update(fix(t, x, 0.0, V), ["A"])
+    assert est._state[K.S_STUCK] > P.stuck_grace_s           # the stuck state holds the queue ...
+    assert est._state[K.S_RATIO_FAR] > 0.9 * before          # ... the far ratio barely saw it
