@@ -52,14 +52,19 @@ def drive(route, day: int, history: TravelHistory | None, every: float, params: 
           delays: dict[str, float]) -> list[tuple]:
     """Replay one simulated day; returns (horizon_s, err_s, below_p10, above_p90, late_pred, late_true, naive_err_s)."""
     sim = simulate(route, seed=1000 + day, start=ROUTE_START, delays=delays)
-    truth = sim.truth_t
-    est = Estimator(route, params, history)
+    return replay(Estimator(route, params, history), route, iter_fixes(sim.lines), sim.truth_t, every)
+
+
+def replay(est: Estimator, route, fixes, truth: dict[str, tuple[float, float]], every: float) -> list[tuple]:
+    """Feed `fixes` to `est` with the stop states `truth` gives (stop id -> (arrived, departed)),
+    and every `every` s of log time score each remaining stop's prediction and the naive one:
+    (horizon_s, err_s, below_p10, above_p90, p_late, late_true, naive_err_s)."""
     ids = [s.id for s in route.stops]
     arrived: set[str] = set()
     departed: set[str] = set()
     last_eval = -math.inf
     rows = []
-    for f in iter_fixes(sim.lines):
+    for f in fixes:
         t = f.t
         for sid in ids:
             a, d = truth[sid]
@@ -253,36 +258,7 @@ def tizen_rows(every: float, params: EstimatorParams, with_geometry: bool) -> tu
         truth[f"T{k + 1}"] = (arr, dep)
     route = Route("tizen" + ("" if with_geometry else "-nogeom"), "car", "Europe/Berlin", tuple(stops),
                   geometry=geometry)
-    est = Estimator(route, params, None)
-    ids = [s.id for s in route.stops]
-    arrived: set[str] = set()
-    departed: set[str] = set()
-    rows = []
-    last_eval = -math.inf
-    for f in fixes:
-        t = f.t
-        for sid in ids:
-            a, d = truth[sid]
-            if sid not in arrived and a <= t:
-                arrived.add(sid)
-                est.observe_arrival(sid, a)
-            if sid not in departed and d <= t:
-                departed.add(sid)
-                est.observe_departure(sid, d)
-        remaining = [sid for sid in ids if sid not in arrived]
-        if not remaining:
-            break
-        dwelling = next(((sid, truth[sid][0]) for sid in ids if sid in arrived and sid not in departed), None)
-        e = est.update(f, remaining, dwelling)
-        if t - last_eval < every:
-            continue
-        last_eval = t
-        v = max(f.speed or 0.0, 2.0)
-        for se in e.stops:
-            actual = truth[se.stop_id][0]
-            naive = t + est.distance_to_stop(f, se.stop_id) / v
-            rows.append((actual - t, se.p50 - actual, actual < se.p10, actual > se.p90, se.p_late, False,
-                         naive - actual))
+    rows = replay(Estimator(route, params, None), route, fixes, truth, every)
     return rows, {"stops": len(stands), "fixes": len(fixes), "seconds": fixes[-1].t - fixes[0].t}
 
 
