@@ -313,8 +313,9 @@ class Estimator:
             return
         pace = self._note_pace(ratio)
         if self.history is not None:
-            self.history.add_dwell(self._dwell_keys[self._ids[stop_id]], min(max(ratio, 0.05), 20.0))
-            self.history.add_dwell(GLOBAL_DWELL_KEY, pace)       # (this address may be slow)
+            k = self._ids[stop_id]            # this address may be slow: its own ratio, unclamped
+            self.history.add_dwell(self._dwell_keys[k], min(max(ratio, 0.05), 20.0))
+            self.history.add_dwell(GLOBAL_DWELL_KEY, pace)
         self._refresh_dwell()
 
     def resume(self, visits: Iterable[tuple[str, float | None, float | None]]) -> None:
