@@ -54,7 +54,14 @@ def test_events_during_outage_arrive_in_order_after_reconnect_retained_first(
         seqs = [e["seq"] for e in watcher.events()]
         assert len(seqs) == len(set(seqs)), f"an event arrived twice: {seqs}"
         assert seqs == sorted(seqs), f"events out of order: {seqs}"
-        assert seqs == list(range(seqs[0], seqs[-1] + 1)), f"an event went missing: {seqs}"
+        # (seen once under full-suite load, not reproduced since: the daemon deletes an event
+        # only after the broker's PUBACK, so a gap is on the broker -> dispatcher side; the
+        # broker's log and the daemon's say which)
+        assert seqs == list(range(seqs[0], seqs[-1] + 1)), \
+            (f"an event went missing: {seqs}\n--- broker log, events only ---\n"
+             + "\n".join(ln for ln in logging_broker.log_path.read_text(errors="replace").splitlines()
+                         if "/events" in ln)[-6000:]
+             + f"\n--- daemon ---\n{daemon.output()}")
 
         # the daemon's own order of publishing after the reconnect, as the broker received it
         after = [p.topic.rsplit("/", 1)[-1] for p in logging_broker.received(since=mark)]
