@@ -23,6 +23,13 @@ log = logging.getLogger("forewarn.tracker")
 
 DEPART_HYSTERESIS_M = 25.0   # leave the radius by this much before "departed": GPS noise must not flap ...
 DEPART_CONFIRM_S = 8.0       # ... and stay out this long (several fixes at 1 Hz)
+# A stop is "where the truck is" when the matched position along the route is within its
+# radius plus this much of the stop's own place on the route. Elsewhere (a later stop on a
+# street the route also takes earlier: loops, out-and-backs, the other side of the road) a
+# standstill in its radius is a red light or a queue until it outlasts one; only then is it an
+# out-of-order visit (drivers do change the order).
+ROUTE_PLACE_SLACK_M = 100.0
+OUT_OF_PLACE_DWELL_S = 90.0  # longer than a red light (the estimator's stuck grace too)
 # messages still pending for a stop that is done (completed or skipped) are withdrawn: nothing about a
 # finished stop goes out except "delivered"
 WITHDRAWN_WHEN_DONE = ("window", "delay", "approaching", "back_on_time", "early")
@@ -164,7 +171,7 @@ class RouteTracker:
             if d <= stop.radius_m and speed <= a.arrival_speed_mps:
                 if rec.inside_since is None:
                     rec.inside_since = now
-                if now - rec.inside_since >= a.arrival_dwell_s:
+                if now - rec.inside_since >= self._arrival_dwell(stop):
                     rec.arrived_at = rec.inside_since
                     self.estimator.observe_arrival(stop.id, rec.arrived_at)
                     step.events.append({"type": "arrival", "stop_id": stop.id, "at": iso(rec.arrived_at)})
@@ -174,6 +181,19 @@ class RouteTracker:
             elif rec.inside_since is not None:
                 rec.inside_since = None
                 self.book.save(rec)
+
+    def _arrival_dwell(self, stop: Stop) -> float:
+        """Standing time in the radius that makes an arrival: the configured one where the route
+        has the truck at this stop (or off route, where the route cannot say), longer elsewhere.
+        A red light 40 m from a later customer must not tell that customer "delivered", nor
+        skip every stop before it as passed."""
+        est = self.last_estimate
+        dwell = self.alerts.arrival_dwell_s
+        if est is None or est.off_route:
+            return dwell
+        if abs(est.chainage - self.estimator.stop_chainage(stop.id)) <= stop.radius_m + ROUTE_PLACE_SLACK_M:
+            return dwell
+        return max(dwell, OUT_OF_PLACE_DWELL_S)
 
     def _skip_passed(self, arrived: Stop, now: float, step: Step) -> None:
         """Stops before the one we just arrived at that were never visited: passed by, skipped.
