@@ -313,7 +313,7 @@ class Estimator:
             return
         pace = self._note_pace(ratio)
         if self.history is not None:
-            k = self._ids[stop_id]            # this address may be slow: its own ratio, unclamped
+            k = self._ids[stop_id]            # this address may be slow: its own ratio, bounded only to 0.05-20x
             self.history.add_dwell(self._dwell_keys[k], min(max(ratio, 0.05), 20.0))
             self.history.add_dwell(GLOBAL_DWELL_KEY, pace)
         self._refresh_dwell()
