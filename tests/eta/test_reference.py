@@ -121,7 +121,7 @@ def test_fleet_kernel_equals_one_estimator_per_truck():
             lat, lon = m.proj.to_latlon(x, y)
             fixes.append(Fix(time=datetime.fromtimestamp(1.8e9 + k, tz=timezone.utc), lat=float(lat),
                              lon=float(lon), speed=10.0, hdop=1.0))
-        out = fleet.update(fleet.fixes_from(fixes))
+        fleet.update(fleet.fixes_from(fixes))
         for v, (e, f) in enumerate(zip(singles, fixes)):
             ids = [s.id for s in veh[v].stops]
             est = e.update(f, ids)
