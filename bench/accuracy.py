@@ -282,6 +282,32 @@ def _dist(a, b) -> float:
     return distance_m(a, b)
 
 
+def bootstrap(rows: np.ndarray, n_boot: int = 400, seed: int = 0) -> dict:
+    """95% intervals of the target cells, resampling whole route-days (column 7).
+
+    Predictions of one day share its driver, its traffic and its incident, so they are not
+    independent: a day is the unit. With 20 route-days the 60-minute cells move by points
+    from one set of seeds to the next, which a single number hides.
+    """
+    ids = np.unique(rows[:, 7])
+    by_day = {i: rows[rows[:, 7] == i] for i in ids}
+    rng = np.random.default_rng(seed)
+    stats: dict[int, list] = {hm: [] for hm in HORIZONS}
+    for _ in range(n_boot):
+        pick = np.concatenate([by_day[i] for i in rng.choice(ids, size=len(ids))])
+        for hm in HORIZONS:
+            sel = pick[(pick[:, 0] >= 0.8 * hm * 60) & (pick[:, 0] <= 1.2 * hm * 60)]
+            if len(sel):
+                stats[hm].append((np.median(np.abs(sel[:, 1])) / 60, sel[:, 2].mean(), sel[:, 3].mean()))
+    out = {}
+    for hm, v in stats.items():
+        if v:
+            lo, hi = np.quantile(np.array(v), [0.025, 0.975], axis=0)
+            out[hm] = {"median_min": [float(lo[0]), float(hi[0])], "below_p10": [float(lo[1]), float(hi[1])],
+                       "above_p90": [float(lo[2]), float(hi[2])]}
+    return out
+
+
 def summarise(rows: np.ndarray) -> dict:
     out = {}
     for hm in HORIZONS:
@@ -339,7 +365,8 @@ def main() -> int:
             delays = {}
             if rng.random() < args.incident_rate:    # a stop behind a 10-25 min incident
                 delays[route.stops[int(rng.integers(2, len(route.stops)))].id] = float(rng.uniform(10, 25))
-            rows = drive(route, day, history, args.every, params, delays)
+            rid = r * args.days + day          # the route-day: the unit of the bootstrap below
+            rows = [row + (rid,) for row in drive(route, day, history, args.every, params, delays)]
             groups["all"].extend(rows)
             groups["incident" if delays else "traffic"].extend(rows)
             groups["learned" if day >= 1 else "cold"].extend(rows)
@@ -381,6 +408,15 @@ def main() -> int:
             cells.append(f"{100 * x['below_p10']:>5.1f}% {100 * x['above_p90']:>5.1f}%")
         print(f"{hm:>6}mn | " + " | ".join(cells))
     print(f"P(late) Brier score (all): {res['all']['p_late_brier']:.4f}")
+    ci = {k: bootstrap(np.array(groups[k], dtype=float)) for k in ("traffic", "all") if groups[k]}
+    print("95% intervals over route-days (bootstrap): median error (traffic) | below p10, above p90 (all)")
+    for hm in HORIZONS:
+        t, a = ci.get("traffic", {}).get(hm), ci.get("all", {}).get(hm)
+        if t is None or a is None:
+            continue
+        print(f"{hm:>6}mn | {t['median_min'][0]:5.2f}-{t['median_min'][1]:<5.2f} min | "
+              f"{100 * a['below_p10'][0]:4.1f}-{100 * a['below_p10'][1]:4.1f}%  "
+              f"{100 * a['above_p90'][0]:4.1f}-{100 * a['above_p90'][1]:4.1f}%")
     cal = {"up": np.mean([h.cal_up for h in histories], axis=0).tolist(),
            "dn": np.mean([h.cal_dn for h in histories], axis=0).tolist()}
     print("self-calibration after the last day, mean over routes, at " +
@@ -425,6 +461,7 @@ def main() -> int:
     print(json.dumps({"bench": "accuracy", "routes": args.routes, "days": args.days,
                       "incident_rate": args.incident_rate, "seconds": round(elapsed, 1),
                       **{g: {str(k): v for k, v in r.items()} for g, r in res.items()}, "calibration": cal,
+                      "intervals": {g: {str(k): v for k, v in r.items()} for g, r in ci.items()},
                       "real": {str(k): v for k, v in real.items()} if real else None, "tizen": tiz}))
     return 0
 
