@@ -38,6 +38,10 @@ log = logging.getLogger("forewarn.daemon")
 
 TICK_S = 1.0
 STATUS_EVERY_S = 30.0
+# The learned history (travel, dwell, calibration and its pending predictions) goes to the
+# state file this often when it changed, not only at a clean stop: a gateway that loses power
+# with the ignition gets no SIGTERM, and would forget the whole day's learning.
+HISTORY_SAVE_S = 60.0
 CLOCK_WARN_S = 120.0      # say so when the system clock and GPS time disagree by more than this
 # event types whose counts the retained `status` carries: what a dispatcher checks at a glance
 STATUS_COUNTERS = ("alert_sent", "alert_failed", "alert_undelivered", "missed_unwarned", "route_rejected",
@@ -161,6 +165,8 @@ class Daemon:
     def _publish_step(self, step: Step, fix: Fix | None) -> None:
         for ev in step.events:
             self.emit(ev)
+        if any(ev["type"] in ("arrival", "departure") for ev in step.events):
+            self._save_history()   # what a stop taught (its dwell, the calibration it scored) is kept
         if step.messages:
             self.sender.kick()
         if self.link is not None and self.tracker is not None:
@@ -292,6 +298,7 @@ class Daemon:
     async def _tick(self) -> None:
         stale = self.settings.gps.stale_after_s
         last_status, last_status_at = "", 0.0
+        saved_at = time.monotonic()
         while True:
             await asyncio.sleep(TICK_S)
             self._tick_beat = time.monotonic()
@@ -307,6 +314,9 @@ class Daemon:
                 if key != last_status or time.monotonic() - last_status_at >= STATUS_EVERY_S:
                     last_status, last_status_at = key, time.monotonic()
                     self.link.set_retained("status", status)
+            if time.monotonic() - saved_at >= HISTORY_SAVE_S:
+                saved_at = time.monotonic()
+                self._save_history()
             self.state.maybe_recover()
 
     async def _routes(self) -> None:
@@ -398,13 +408,16 @@ class Daemon:
             self._shutdown()
         return 0
 
-    def _shutdown(self) -> None:
-        if self.hooks.on_stop is not None:
-            self.hooks.on_stop(self)
-        try:   # into the in-memory copy too: state.close() tries to write that back one last time
+    def _save_history(self) -> None:
+        try:
             self.history.save(self.conn)
         except sqlite3.Error as e:
             log.error("learned history not saved: %s", e)
+
+    def _shutdown(self) -> None:
+        if self.hooks.on_stop is not None:
+            self.hooks.on_stop(self)
+        self._save_history()   # into the in-memory copy too: state.close() tries to write that back one last time
         self.state.close()
         log.info("stopped cleanly")
 

@@ -144,11 +144,12 @@ class Estimator:
         self._last_fix_t: float | None = None
         # self-calibration: per stop, how many knots lie below its last p50 time to arrival (-1 =
         # not predicted yet; `_cal_rem` holds it for the remaining stops, in their order, so the
-        # per-fix check needs no gather/scatter), and the (knot, p10, p90) of the first prediction
-        # at or below each knot it crossed, scored when it arrives
+        # per-fix check needs no gather/scatter). The history keeps the (p10, p90) of the first
+        # prediction at or below each knot a stop crossed until it arrives, keyed by route and
+        # version: a restart goes on scoring them, a reordered plan starts afresh
         self._cal_lvl = np.full(len(route.stops), -1, dtype=np.int64)
         self._cal_rem = np.full(len(route.stops), -1, dtype=np.int64)
-        self._cal_seen: dict[str, list[tuple[int, float, float]]] = {}
+        self._cal_route = f"{route.route_id}@{route.version}"
 
     # -- geometry helpers the daemon uses ------------------------------------------------
     def stop_chainage(self, stop_id: str) -> float:
@@ -219,6 +220,9 @@ class Estimator:
         idx = [self._ids[i] for i in key]
         if any(b <= a for a, b in zip(idx, idx[1:])):
             raise ValueError("remaining stops must be given in route order, without repeats")
+        if self.history is not None:     # left the plan without an arrival: nothing to score
+            for gone in set(self._rem_key) - set(key):
+                self.history.drop(self._cal_route, gone)
         self._cal_lvl[self._rem_idx[:self._rem_n]] = self._cal_rem[:self._rem_n]
         self._cal_rem[:len(idx)] = self._cal_lvl[idx]
         self._rem_idx[:len(idx)] = idx
@@ -273,11 +277,8 @@ class Estimator:
         """The daemon saw the truck arrive: start the dwell clock, and score the p10/p90 this
         stop was given at each calibration knot against when it really came."""
         self._arrived[stop_id] = t
-        seen = self._cal_seen.pop(stop_id, None)
-        if seen and self.history is not None:
-            for knot, p10, p90 in seen:
-                self.history.calibrate(knot, t > p90, t < p10, self.params.calib_rate,
-                                       self.params.calib_warmup)
+        h = self.history
+        if h is not None and h.score(self._cal_route, stop_id, t, self.params.calib_rate, self.params.calib_warmup):
             self._load_calib()
 
     # -- self-calibration ---------------------------------------------------------------
@@ -298,11 +299,11 @@ class Estimator:
         old = self._cal_rem[:n]
         crossed = lvl < old
         if crossed.any():
+            h = self.history
             for j in np.flatnonzero(crossed).tolist():
-                seen = self._cal_seen.setdefault(self._rem_key[j], [])
-                done = {k for k, _, _ in seen}  # the first prediction at a knot counts, not a re-crossing
                 p10, p90 = float(self._out[K.O_P10, j]), float(self._out[K.O_P90, j])
-                seen.extend((k, p10, p90) for k in range(int(lvl[j]), int(old[j])) if k not in done)
+                for k in range(int(lvl[j]), int(old[j])):
+                    h.note(self._cal_route, self._rem_key[j], k, t, p10, p90)
         old[:] = lvl
 
     def observe_departure(self, stop_id: str, t: float) -> None:

@@ -19,6 +19,10 @@ N_CAP = 40.0  # at most this many observations' worth of memory per key
 # pdf(1.2816) x 1.2816. Heavier real tails are flatter there, so this errs on the slow side.
 CAL_TAIL_DENSITY = 0.2250
 SETTLED_N = 1000.0  # arrivals a multiplier from before counting is taken to stand for
+# A noted prediction scored against an arrival more than this later is from another day (a
+# route id reused daily, a stop never reached): it is not scored, and rows this much older
+# than the newest noted one are pruned from the file.
+PENDING_MAX_S = 12 * 3600.0
 
 
 def cell_key(lat: float, lon: float, heading: float | None, cell_deg: float) -> str:
@@ -58,9 +62,13 @@ class TravelHistory:
     cal_up: list[float] = field(default_factory=lambda: [1.0] * N_CAL)
     cal_dn: list[float] = field(default_factory=lambda: [1.0] * N_CAL)
     cal_n: list[float] = field(default_factory=lambda: [0.0] * N_CAL)   # arrivals scored per knot
+    # predictions noted at each knot, waiting for their stop's arrival: (route key, stop id) ->
+    # {knot: (noted at, p10, p90)}. In the file too, so a restart (the ignition) loses none
+    pending: dict[tuple[str, str], dict[int, tuple[float, float, float]]] = field(default_factory=dict)
     _dirty_t: set = field(default_factory=set, repr=False)
     _dirty_d: set = field(default_factory=set, repr=False)
     _dirty_c: set = field(default_factory=set, repr=False)
+    _dirty_p: set = field(default_factory=set, repr=False)
 
     _DDL = (
         "CREATE TABLE IF NOT EXISTS eta_travel (cell TEXT NOT NULL, tod INTEGER NOT NULL,"
@@ -70,6 +78,9 @@ class TravelHistory:
         # keyed by the knot's seconds, not its index: rows of knots no longer used are ignored
         "CREATE TABLE IF NOT EXISTS eta_calib (knot_s REAL PRIMARY KEY, up REAL NOT NULL, dn REAL NOT NULL,"
         " n REAL NOT NULL DEFAULT 0)",
+        "CREATE TABLE IF NOT EXISTS eta_calib_pending (route TEXT NOT NULL, stop TEXT NOT NULL,"
+        " knot_s REAL NOT NULL, t REAL NOT NULL, p10 REAL NOT NULL, p90 REAL NOT NULL,"
+        " PRIMARY KEY (route, stop, knot_s))",
     )
 
     @staticmethod
@@ -94,15 +105,25 @@ class TravelHistory:
             if knot_s in CAL_KNOTS_S:
                 k = CAL_KNOTS_S.index(knot_s)
                 h.cal_up[k], h.cal_dn[k], h.cal_n[k] = up, dn, n
+        for route, stop, knot_s, t, p10, p90 in conn.execute(
+                "SELECT route, stop, knot_s, t, p10, p90 FROM eta_calib_pending"):
+            if knot_s in CAL_KNOTS_S:
+                h.pending.setdefault((route, stop), {})[CAL_KNOTS_S.index(knot_s)] = (t, p10, p90)
         return h
+
+    @property
+    def dirty(self) -> bool:
+        """Something learned or noted since the last `save`."""
+        return bool(self._dirty_t or self._dirty_d or self._dirty_c or self._dirty_p)
 
     def save(self, conn: sqlite3.Connection) -> None:
         """Write what changed since the last save, in one transaction."""
         for ddl in self._DDL:
             conn.execute(ddl)
         self._migrate(conn)
-        if not self._dirty_t and not self._dirty_d and not self._dirty_c:
+        if not self.dirty:
             return
+        self._prune_pending()
         conn.execute("BEGIN")
         try:
             conn.executemany(
@@ -117,6 +138,10 @@ class TravelHistory:
                 "INSERT INTO eta_calib (knot_s, up, dn, n) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (knot_s) DO UPDATE SET up=excluded.up, dn=excluded.dn, n=excluded.n",
                 [(CAL_KNOTS_S[k], self.cal_up[k], self.cal_dn[k], self.cal_n[k]) for k in self._dirty_c])
+            conn.executemany("DELETE FROM eta_calib_pending WHERE route = ? AND stop = ?", list(self._dirty_p))
+            conn.executemany(
+                "INSERT INTO eta_calib_pending (route, stop, knot_s, t, p10, p90) VALUES (?, ?, ?, ?, ?, ?)",
+                [(r, s, CAL_KNOTS_S[k], *v) for (r, s) in self._dirty_p for k, v in self.pending.get((r, s), {}).items()])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -124,6 +149,44 @@ class TravelHistory:
         self._dirty_t.clear()
         self._dirty_d.clear()
         self._dirty_c.clear()
+        self._dirty_p.clear()
+
+    def _prune_pending(self) -> None:
+        newest = max((t for d in self.pending.values() for t, _, _ in d.values()), default=0.0)
+        for key in [k for k, d in self.pending.items() if all(t < newest - PENDING_MAX_S for t, _, _ in d.values())]:
+            del self.pending[key]
+            self._dirty_p.add(key)
+
+    # -- self-calibration: note a prediction at a knot, score it at the arrival ----------
+    def note(self, route: str, stop: str, knot: int, t: float, p10: float, p90: float) -> None:
+        """The first prediction of `stop` at or below `knot` counts, not a re-crossing (but one
+        left from another day, of a stop never reached, gives way)."""
+        d = self.pending.setdefault((route, stop), {})
+        if knot not in d or t - d[knot][0] > PENDING_MAX_S:
+            d[knot] = (t, p10, p90)
+            self._dirty_p.add((route, stop))
+
+    def noted(self, route: str, stop: str) -> dict[int, tuple[float, float, float]]:
+        return self.pending.get((route, stop), {})
+
+    def score(self, route: str, stop: str, arrived: float, rate: float, warmup: float = 0.0) -> bool:
+        """The stop's truck arrived at `arrived`: score what was noted for it (see `calibrate`).
+        True if anything was."""
+        d = self.pending.pop((route, stop), None)
+        if d is None:
+            return False
+        self._dirty_p.add((route, stop))
+        scored = False
+        for knot, (t, p10, p90) in sorted(d.items()):
+            if 0.0 <= arrived - t <= PENDING_MAX_S:
+                self.calibrate(knot, arrived > p90, arrived < p10, rate, warmup)
+                scored = True
+        return scored
+
+    def drop(self, route: str, stop: str) -> None:
+        """The stop left the plan unvisited (skipped, passed, completed by hand): nothing to score."""
+        if self.pending.pop((route, stop), None) is not None:
+            self._dirty_p.add((route, stop))
 
     def add_travel(self, cell: str, tod: int, speed: float) -> None:
         """One traversal of a stretch at `speed` m/s (including its lights and queues)."""

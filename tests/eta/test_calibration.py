@@ -1,6 +1,8 @@
 """Self-calibration: arrivals scored against the p10/p90 predicted at each horizon knot move
 that knot's spread multipliers, which persist in the state file and widen (or narrow) later
 predictions there and only there."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -18,19 +20,24 @@ ROUTE = route(straight(30_000.0), STOPS)
 IDS = [x.id for x in STOPS]
 
 
+def _to_30_min(e: Estimator, t0: float):
+    """Drive until S5's p50 falls below 30 min to go (never below 15): one prediction noted."""
+    est = e.update(fix(t0, 0.0, 0.0, 10.0), IDS)
+    assert 1800.0 < est.stops[4].p50 - est.t < 3600.0    # first seen between the 30 and 60 min knots
+    t = 0.0
+    while est.stops[4].p50 - est.t > 1800.0:
+        t += 2.0
+        est = e.update(fix(t0 + t, 10.0 * t, 0.0, 10.0), IDS)
+    assert est.stops[4].p50 - est.t > 900.0
+    return est
+
+
 def _late_days(h: TravelHistory, days: int) -> None:
-    """Each day S5's p50 falls below 30 min to go (never below 15), then the truck arrives
-    there 10 minutes after that prediction's p90 (no other stop is scored: none arrives)."""
+    """Each day S5's p50 falls below 30 min to go, then the truck arrives there 10 minutes
+    after that prediction's p90 (no other stop is scored: none arrives)."""
     for day in range(days):
         e = Estimator(ROUTE, history=h)
-        t0 = day * 86400.0
-        est = e.update(fix(t0, 0.0, 0.0, 10.0), IDS)
-        assert 1800.0 < est.stops[4].p50 - est.t < 3600.0    # first seen between the 30 and 60 min knots
-        t = 0.0
-        while est.stops[4].p50 - est.t > 1800.0:
-            t += 2.0
-            est = e.update(fix(t0 + t, 10.0 * t, 0.0, 10.0), IDS)
-        assert est.stops[4].p50 - est.t > 900.0
+        est = _to_30_min(e, day * 86400.0)
         e.observe_arrival("S5", est.stops[4].p90 + 600.0)
 
 
@@ -133,3 +140,68 @@ def test_a_state_file_from_before_counting_keeps_its_multipliers_as_settled(tmp_
     h.save(conn)
     conn.close()
     assert TravelHistory.load(open_db(path)).cal_n[KNOT_1800] == SETTLED_N + 1
+
+
+def test_a_restart_scores_what_was_noted_before_it(tmp_path):
+    """The gateway restarts (ignition) between a stop's prediction and its arrival: the new
+    estimator scores the prediction the old one noted, from the state file."""
+    conn = open_db(tmp_path / "state.db")
+    h = TravelHistory.load(conn)
+    est = _to_30_min(Estimator(ROUTE, history=h), 0.0)
+    h.save(conn)
+    conn.close()
+    g = TravelHistory.load(open_db(tmp_path / "state.db"))
+    key = f"{ROUTE.route_id}@{ROUTE.version}"
+    t, p10, p90 = g.noted(key, "S5")[KNOT_1800]
+    assert (p10, p90) == (est.stops[4].p10, est.stops[4].p90) and t == est.t
+    Estimator(ROUTE, history=g).observe_arrival("S5", p90 + 600.0)
+    assert g.cal_n[KNOT_1800] == 1 and g.cal_up[KNOT_1800] > 1.0
+    assert not g.noted(key, "S5")                 # scored once: a second arrival scores nothing
+
+
+def test_a_stop_that_leaves_the_plan_unvisited_is_not_scored(tmp_path):
+    conn = open_db(tmp_path / "state.db")
+    h = TravelHistory.load(conn)
+    e = Estimator(ROUTE, history=h)
+    est = _to_30_min(e, 0.0)
+    key = f"{ROUTE.route_id}@{ROUTE.version}"
+    assert h.noted(key, "S5")
+    h.save(conn)
+    e.update(fix(est.t + 2.0, 10.0 * (est.t + 2.0), 0.0, 10.0), [i for i in IDS if i != "S5"])   # skipped
+    assert not h.noted(key, "S5")
+    h.save(conn)
+    assert conn.execute("SELECT count(*) FROM eta_calib_pending WHERE stop = 'S5'").fetchone()[0] == 0
+    e.observe_arrival("S5", est.t + 600.0)        # a late "arrival" there scores nothing
+    assert h.cal_n == [0.0] * N_CAL
+
+
+def test_a_reordered_plan_does_not_score_the_old_plans_predictions():
+    h = TravelHistory()
+    est = _to_30_min(Estimator(ROUTE, history=h), 0.0)
+    reordered = dataclasses.replace(ROUTE, version="v2")
+    Estimator(reordered, history=h).observe_arrival("S5", est.stops[4].p90 + 600.0)
+    assert h.cal_n == [0.0] * N_CAL
+
+
+def test_a_prediction_from_another_day_is_neither_scored_nor_kept():
+    """A daily route id, a stop never reached yesterday: today's arrival is not scored against
+    yesterday's prediction, and today's prediction replaces it."""
+    h = TravelHistory()
+    h.note("R@v", "S1", KNOT_1800, 0.0, 1000.0, 2000.0)
+    assert not h.score("R@v", "S1", 86400.0 + 1500.0, 0.05, 30.0)
+    assert h.cal_n == [0.0] * N_CAL
+    h.note("R@v", "S1", KNOT_1800, 0.0, 1000.0, 2000.0)
+    h.note("R@v", "S1", KNOT_1800, 86400.0, 87000.0, 88000.0)
+    assert h.noted("R@v", "S1")[KNOT_1800] == (86400.0, 87000.0, 88000.0)
+    assert h.score("R@v", "S1", 86400.0 + 1500.0, 0.05, 30.0)
+    assert h.cal_n[KNOT_1800] == 1
+
+
+def test_predictions_of_stops_never_reached_are_pruned_from_the_file():
+    conn = open_db(":memory:")
+    h = TravelHistory()
+    h.note("R@mon", "S9", KNOT_1800, 0.0, 1000.0, 2000.0)            # Monday's, never arrived
+    h.note("R@tue", "S1", KNOT_1800, 86400.0, 87000.0, 88000.0)
+    h.save(conn)
+    assert not h.noted("R@mon", "S9") and h.noted("R@tue", "S1")
+    assert [r for (r,) in conn.execute("SELECT route FROM eta_calib_pending")] == ["R@tue"]
