@@ -24,6 +24,7 @@ from ._types import Estimate, StopEtas
 
 _NAN = float("nan")
 GLOBAL_DWELL_KEY = "*"
+LIVE_NOTE_S = 30.0   # s, how often the far live ratio is handed to the history (for a restart)
 _CAL_KNOTS = np.array(CAL_KNOTS_S)
 
 
@@ -150,6 +151,8 @@ class Estimator:
         self._cal_lvl = np.full(len(route.stops), -1, dtype=np.int64)
         self._cal_rem = np.full(len(route.stops), -1, dtype=np.int64)
         self._cal_route = f"{route.route_id}@{route.version}"
+        self._resume_live: tuple[float, float, float] | None = None   # (seen at, near, far ratio)
+        self._live_noted = -math.inf
 
     # -- geometry helpers the daemon uses ------------------------------------------------
     def stop_chainage(self, stop_id: str) -> float:
@@ -195,6 +198,13 @@ class Estimator:
             dw_flag = 1
             dw_mu, dw_var = self._dwell_left(dwelling, t)
         st = self._state
+        if self._resume_live is not None and st[K.S_INIT] == 0.0 and x == x:
+            t_l, r, rf = self._resume_live
+            self._resume_live = None
+            # (seen after this fix: another drive's, e.g. a replay of an older log: nothing to go on)
+            keep = math.exp(-(t - t_l) / self.params.live_resume_tau_s) if t >= t_l else 0.0
+            st[K.S_RATIO] = 1.0 + (r - 1.0) * keep
+            st[K.S_RATIO_FAR] = 1.0 + (rf - 1.0) * keep
         m = self.model
         K.update_one(m.px, m.py, m.cum, m.edges, self.vprof, self.cvprof, self.wprof,
                      m.stop_s, m.stop_x,
@@ -205,8 +215,12 @@ class Estimator:
         fresh = t >= st[K.S_T]
         if x == x and fresh:
             self._learn(s, t, dw_flag)
-            if n and self.history is not None:
-                self._track_calib(t, n)
+            if self.history is not None:
+                if n:
+                    self._track_calib(t, n)
+                if t - self._live_noted >= LIVE_NOTE_S:
+                    self._live_noted = t
+                    self.history.set_live(t, float(st[K.S_RATIO]), float(st[K.S_RATIO_FAR]))
         t = max(t, st[K.S_T])
         if x != x:
             if st[K.S_OFF] == 0.0:
@@ -324,7 +338,11 @@ class Estimator:
         stop book says were visited. A gateway loses power with the ignition (lunch, ferries):
         without this, today's service pace would start again from the fleet's, and the stop
         being served at the restart would never be learned. The history learned these already:
-        nothing is added to it again."""
+        nothing is added to it again. The live ratios (how this truck drives against the
+        profile today) go on from what the history last saw, as they would through a pause
+        without a restart, faded by the time since (`live_resume_tau_s`)."""
+        if self.history is not None and self.history.live is not None:
+            self._resume_live = self.history.live
         for stop_id, arrived, departed in visits:
             if stop_id not in self._ids or arrived is None:
                 continue

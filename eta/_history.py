@@ -65,6 +65,10 @@ class TravelHistory:
     # predictions noted at each knot, waiting for their stop's arrival: (route key, stop id) ->
     # {knot: (noted at, p10, p90)}. In the file too, so a restart (the ignition) loses none
     pending: dict[tuple[str, str], dict[int, tuple[float, float, float]]] = field(default_factory=dict)
+    # this truck's live ratios (near, far: its pace against the profile) and when they were last
+    # seen, for a restarted daemon to go on from (see `Estimator.resume`)
+    live: tuple[float, float, float] | None = None
+    _dirty_l: bool = field(default=False, repr=False)
     _dirty_t: set = field(default_factory=set, repr=False)
     _dirty_d: set = field(default_factory=set, repr=False)
     _dirty_c: set = field(default_factory=set, repr=False)
@@ -81,6 +85,8 @@ class TravelHistory:
         "CREATE TABLE IF NOT EXISTS eta_calib_pending (route TEXT NOT NULL, stop TEXT NOT NULL,"
         " knot_s REAL NOT NULL, t REAL NOT NULL, p10 REAL NOT NULL, p90 REAL NOT NULL,"
         " PRIMARY KEY (route, stop, knot_s))",
+        "CREATE TABLE IF NOT EXISTS eta_live (k INTEGER PRIMARY KEY CHECK (k = 0), t REAL NOT NULL,"
+        " ratio REAL NOT NULL, ratio_far REAL NOT NULL)",
     )
 
     @staticmethod
@@ -109,12 +115,14 @@ class TravelHistory:
                 "SELECT route, stop, knot_s, t, p10, p90 FROM eta_calib_pending"):
             if knot_s in CAL_KNOTS_S:
                 h.pending.setdefault((route, stop), {})[CAL_KNOTS_S.index(knot_s)] = (t, p10, p90)
+        for t, r, rf in conn.execute("SELECT t, ratio, ratio_far FROM eta_live"):
+            h.live = (t, r, rf)
         return h
 
     @property
     def dirty(self) -> bool:
         """Something learned or noted since the last `save`."""
-        return bool(self._dirty_t or self._dirty_d or self._dirty_c or self._dirty_p)
+        return bool(self._dirty_t or self._dirty_d or self._dirty_c or self._dirty_p or self._dirty_l)
 
     def save(self, conn: sqlite3.Connection) -> None:
         """Write what changed since the last save, in one transaction."""
@@ -142,6 +150,9 @@ class TravelHistory:
             conn.executemany(
                 "INSERT INTO eta_calib_pending (route, stop, knot_s, t, p10, p90) VALUES (?, ?, ?, ?, ?, ?)",
                 [(r, s, CAL_KNOTS_S[k], *v) for (r, s) in self._dirty_p for k, v in self.pending.get((r, s), {}).items()])
+            if self._dirty_l and self.live is not None:
+                conn.execute("INSERT INTO eta_live (k, t, ratio, ratio_far) VALUES (0, ?, ?, ?) ON CONFLICT (k)"
+                             " DO UPDATE SET t=excluded.t, ratio=excluded.ratio, ratio_far=excluded.ratio_far", self.live)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -150,6 +161,11 @@ class TravelHistory:
         self._dirty_d.clear()
         self._dirty_c.clear()
         self._dirty_p.clear()
+        self._dirty_l = False
+
+    def set_live(self, t: float, ratio: float, ratio_far: float) -> None:
+        self.live = (t, ratio, ratio_far)
+        self._dirty_l = True
 
     def _prune_pending(self) -> None:
         newest = max((t for d in self.pending.values() for t, _, _ in d.values()), default=0.0)

@@ -51,6 +51,9 @@ class EstimatorParams:
     live_tau_s: float = 240.0        # s, memory of the near-term live speed ratio (lights, queues)
     live_tau_far_s: float = 1800.0   # s, memory of the far-ahead ratio (the day, the road type):
                                      # a 10-minute stop must not rewrite the whole afternoon
+    live_resume_tau_s: float = 7200.0  # s, after a restart (or the day's next route) the live ratios
+                                     # go on from where they were, fading to 1 over this time off
+                                     # the road: lunch keeps the morning's pace, the night does not
     live_decay_m: float = 3000.0     # m, how far ahead the live ratio still counts
     live_weight: float = 0.8         # how much of the live ratio applies right ahead of the truck ...
     live_weight_far: float = 0.3     # ... and far ahead on learned stretches (a slow day is slow everywhere)

@@ -39,3 +39,4 @@ def test_what_a_stop_taught_is_on_disk_before_a_power_cut(tmp_path):
     h = TravelHistory.load(open_db(state))
     assert h.dwell and h.travel, "dwell and travel learned before the cut survive it"
     assert sum(h.cal_n) > 0 or h.pending, "the calibration noted or scored before the cut survives it"
+    assert h.live is not None, "and how the truck was driving against the profile"

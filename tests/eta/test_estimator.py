@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from forewarn.eta import Estimator, EstimatorParams
+from forewarn.eta import Estimator, EstimatorParams, TravelHistory
 
 from .geom import T0, loop_twice, out_and_back, route, stop, straight, fix
 
@@ -279,3 +279,39 @@ def test_stops_read_one_by_one_equal_the_stops_read_all_at_once():
         hash(e.stops)
     done = est.update(fix(11, 11 * V, 0.0, V), [])
     assert len(done.stops) == 0 and not done.stops and done.stops == ()
+
+
+def _slow_morning(h: TravelHistory):
+    """40 min at 0.6x the town prior (above the stuck state's crawl) on a 30 km road with a stop
+    every 4 km, passed without stopping: a slow day. Returns the stops still ahead at the end."""
+    stops = [stop(f"S{i}", 4000.0 * i, 0.0) for i in range(1, 8)]
+    r = route(straight(30_000.0), stops)
+    e = Estimator(r, history=h)
+    v = 0.6 * V
+    for t in range(0, 2401, 2):
+        ahead = [s.id for k, s in enumerate(stops) if 4000.0 * (k + 1) > v * t]
+        est = e.update(fix(t, v * t, 0.0, v), ahead)
+    return r, ahead, est, v
+
+
+def test_a_restart_goes_on_with_the_days_pace_and_the_night_forgets_it(tmp_path):
+    from forewarn.daemon.store import open_db
+    conn = open_db(tmp_path / "state.db")
+    h = TravelHistory.load(conn)
+    r, ids, before, v = _slow_morning(h)
+    h.save(conn)
+    conn.close()
+    far = lambda est: est.stops[-1].p50 - est.t          # noqa: E731  (S7, ~19 km ahead)
+
+    def restarted(pause_s: float) -> float:
+        g = TravelHistory.load(open_db(tmp_path / "state.db"))
+        e = Estimator(r, history=g)
+        e.resume([])
+        return far(e.update(fix(2400 + pause_s, v * 2400, 0.0, v), ids))
+
+    fresh = far(Estimator(r).update(fix(3000, v * 2400, 0.0, v), ids))
+    assert fresh < 0.9 * far(before)                     # a cold start forgets the slow morning
+    assert restarted(0.0) == pytest.approx(far(before), rel=1e-9)     # a restart alone changes nothing
+    assert restarted(600.0) == pytest.approx(far(before), rel=0.03)   # 10 min of lunch: it goes on
+    assert restarted(16 * 3600.0) == pytest.approx(fresh, rel=0.01)   # the next morning: a new day
+    assert restarted(-3600.0) == pytest.approx(fresh, rel=0.01)       # an older drive (a replay): not its
