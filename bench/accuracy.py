@@ -49,23 +49,34 @@ ROUTE_START = datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc)   # minutes; a 
 
 
 def drive(route, day: int, history: TravelHistory | None, every: float, params: EstimatorParams,
-          delays: dict[str, float]) -> list[tuple]:
+          delays: dict[str, float], restart_every: float = 0.0) -> list[tuple]:
     """Replay one simulated day; returns (horizon_s, err_s, below_p10, above_p90, late_pred, late_true, naive_err_s)."""
     sim = simulate(route, seed=1000 + day, start=ROUTE_START, delays=delays)
-    return replay(Estimator(route, params, history), route, iter_fixes(sim.lines), sim.truth_t, every)
+    return replay(Estimator(route, params, history), route, iter_fixes(sim.lines), sim.truth_t, every, restart_every)
 
 
-def replay(est: Estimator, route, fixes, truth: dict[str, tuple[float, float]], every: float) -> list[tuple]:
+def replay(est: Estimator, route, fixes, truth: dict[str, tuple[float, float]], every: float,
+           restart_every: float = 0.0) -> list[tuple]:
     """Feed `fixes` to `est` with the stop states `truth` gives (stop id -> (arrived, departed)),
     and every `every` s of log time score each remaining stop's prediction and the naive one:
-    (horizon_s, err_s, below_p10, above_p90, p_late, late_true, naive_err_s)."""
+    (horizon_s, err_s, below_p10, above_p90, p_late, late_true, naive_err_s).
+    `restart_every` > 0: every that many seconds the estimator is replaced by a new one on the
+    same history, resumed from the stops visited so far, as the daemon does after a restart."""
     ids = [s.id for s in route.stops]
     arrived: set[str] = set()
     departed: set[str] = set()
     last_eval = -math.inf
+    last_restart = None
     rows = []
     for f in fixes:
         t = f.t
+        if last_restart is None:
+            last_restart = t
+        if restart_every > 0 and t - last_restart >= restart_every:
+            last_restart = t
+            est = Estimator(route, est.params, est.history)
+            est.resume((sid, truth[sid][0] if sid in arrived else None,
+                        truth[sid][1] if sid in departed else None) for sid in ids)
         for sid in ids:
             a, d = truth[sid]
             if sid not in arrived and a <= t:
@@ -347,6 +358,8 @@ def main() -> int:
                     help="share of days with a 10-25 min incident before one stop")
     ap.add_argument("--every", type=float, default=30.0, help="seconds of log time between scored predictions")
     ap.add_argument("--no-real", action="store_true", help="skip the WMATA real traces")
+    ap.add_argument("--restart-every", type=float, default=0.0, metavar="MIN",
+                    help="restart the estimator every MIN minutes of each simulated day (a gateway losing power)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override an EstimatorParams field (tuning experiments)")
     args = ap.parse_args()
@@ -366,7 +379,8 @@ def main() -> int:
             if rng.random() < args.incident_rate:    # a stop behind a 10-25 min incident
                 delays[route.stops[int(rng.integers(2, len(route.stops)))].id] = float(rng.uniform(10, 25))
             rid = r * args.days + day          # the route-day: the unit of the bootstrap below
-            rows = [row + (rid,) for row in drive(route, day, history, args.every, params, delays)]
+            rows = [row + (rid,) for row in drive(route, day, history, args.every, params, delays,
+                                                  60.0 * args.restart_every)]
             groups["all"].extend(rows)
             groups["incident" if delays else "traffic"].extend(rows)
             groups["learned" if day >= 1 else "cold"].extend(rows)
@@ -459,7 +473,8 @@ def main() -> int:
               f"{100 * g['below_p10']:>4.0f}% {100 * g['above_p90']:>4.0f}% | {ng['median_min']:>19.2f} "
               f"{ng['naive_median_min']:>5.2f}")
     print(json.dumps({"bench": "accuracy", "routes": args.routes, "days": args.days,
-                      "incident_rate": args.incident_rate, "seconds": round(elapsed, 1),
+                      "incident_rate": args.incident_rate, "restart_every_min": args.restart_every,
+                      "seconds": round(elapsed, 1),
                       **{g: {str(k): v for k, v in r.items()} for g, r in res.items()}, "calibration": cal,
                       "intervals": {g: {str(k): v for k, v in r.items()} for g, r in ci.items()},
                       "real": {str(k): v for k, v in real.items()} if real else None, "tizen": tiz}))
