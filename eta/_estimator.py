@@ -24,7 +24,7 @@ from ._types import Estimate, StopEtas
 
 _NAN = float("nan")
 GLOBAL_DWELL_KEY = "*"
-LIVE_NOTE_S = 30.0   # s, how often the far live ratio is handed to the history (for a restart)
+LIVE_NOTE_S = 30.0   # s, how often the live ratios are handed to the history (for a restart)
 _CAL_KNOTS = np.array(CAL_KNOTS_S)
 
 
