@@ -16,7 +16,7 @@ import numpy as np
 from forewarn.devices import Fix
 
 from . import _kernels as K
-from ._history import TravelHistory, cell_key
+from ._history import TravelHistory, cell_key, plan_key
 from ._model import RouteModel, build_model
 from ._params import CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0, EstimatorParams
 from ._route import Route
@@ -150,7 +150,7 @@ class Estimator:
         # version: a restart goes on scoring them, a reordered plan starts afresh
         self._cal_lvl = np.full(len(route.stops), -1, dtype=np.int64)
         self._cal_rem = np.full(len(route.stops), -1, dtype=np.int64)
-        self._cal_route = f"{route.route_id}@{route.version}"
+        self._cal_route = plan_key(route.route_id, route.version)
         self._resume_live: tuple[float, float, float] | None = None   # (seen at, near, far ratio)
         self._live_noted = -math.inf
 

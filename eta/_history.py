@@ -25,6 +25,12 @@ SETTLED_N = 1000.0  # arrivals a multiplier from before counting is taken to sta
 PENDING_MAX_S = 12 * 3600.0
 
 
+def plan_key(route_id: str, version: str) -> str:
+    """Key of a plan's pending calibration predictions: a restart of the same plan goes on
+    scoring them, a reordered one (a new version) does not."""
+    return f"{route_id}@{version}"
+
+
 def cell_key(lat: float, lon: float, heading: float | None, cell_deg: float) -> str:
     """Spatial cell (+ 8-way heading) that generalises across routes."""
     row = math.floor(lat / cell_deg)

@@ -8,7 +8,7 @@ import pytest
 
 from forewarn.daemon.store import open_db
 from forewarn.eta import Estimator, EstimatorParams, TravelHistory
-from forewarn.eta._history import CAL_TAIL_DENSITY, SETTLED_N
+from forewarn.eta._history import CAL_TAIL_DENSITY, SETTLED_N, plan_key
 from forewarn.eta._params import CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0
 
 from .geom import fix, route, stop, straight
@@ -151,7 +151,7 @@ def test_a_restart_scores_what_was_noted_before_it(tmp_path):
     h.save(conn)
     conn.close()
     g = TravelHistory.load(open_db(tmp_path / "state.db"))
-    key = f"{ROUTE.route_id}@{ROUTE.version}"
+    key = plan_key(ROUTE.route_id, ROUTE.version)
     t, p10, p90 = g.noted(key, "S5")[KNOT_1800]
     assert (p10, p90) == (est.stops[4].p10, est.stops[4].p90) and t == est.t
     Estimator(ROUTE, history=g).observe_arrival("S5", p90 + 600.0)
@@ -164,7 +164,7 @@ def test_a_stop_that_leaves_the_plan_unvisited_is_not_scored(tmp_path):
     h = TravelHistory.load(conn)
     e = Estimator(ROUTE, history=h)
     est = _to_30_min(e, 0.0)
-    key = f"{ROUTE.route_id}@{ROUTE.version}"
+    key = plan_key(ROUTE.route_id, ROUTE.version)
     assert h.noted(key, "S5")
     h.save(conn)
     e.update(fix(est.t + 2.0, 10.0 * (est.t + 2.0), 0.0, 10.0), [i for i in IDS if i != "S5"])   # skipped
