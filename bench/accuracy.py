@@ -358,6 +358,8 @@ def main() -> int:
                     help="share of days with a 10-25 min incident before one stop")
     ap.add_argument("--every", type=float, default=30.0, help="seconds of log time between scored predictions")
     ap.add_argument("--no-real", action="store_true", help="skip the WMATA real traces")
+    ap.add_argument("--new-route-daily", action="store_true",
+                    help="each truck drives a different route every day through new streets (its history still learns)")
     ap.add_argument("--restart-every", type=float, default=0.0, metavar="MIN",
                     help="restart the estimator every MIN minutes of each simulated day (a gateway losing power)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -375,6 +377,9 @@ def main() -> int:
         histories.append(history)
         rng = np.random.default_rng(r)
         for day in range(args.days):
+            if args.new_route_daily and day:
+                route = make_route(r + 1000 * day, length_m=32_000.0, n_stops=18, start=ROUTE_START,
+                                   lat0=43.70 + 0.05 * day, route_id=f"SIM-{r}")
             delays = {}
             if rng.random() < args.incident_rate:    # a stop behind a 10-25 min incident
                 delays[route.stops[int(rng.integers(2, len(route.stops)))].id] = float(rng.uniform(10, 25))
