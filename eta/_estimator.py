@@ -16,7 +16,7 @@ import numpy as np
 from forewarn.devices import Fix
 
 from . import _kernels as K
-from ._history import TravelHistory, cell_key, plan_key
+from ._history import Stat, TravelHistory, cell_key, plan_key
 from ._model import RouteModel, build_model
 from ._params import CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0, EstimatorParams
 from ._route import Route
@@ -35,6 +35,29 @@ def utc_offset_at(tz: str, when: datetime) -> float:
     except Exception:  # unknown zone: UTC buckets are still consistent between learn and use
         return 0.0
     return off.total_seconds() if off is not None else 0.0
+
+
+def fleet_pace(days: Sequence[Stat], params: EstimatorParams) -> float:
+    """The fleet's long-run service pace (log actual/planned) from earlier route-days' paces.
+
+    Stops of one day share its driver, so the evidence is the number of days, not of stops:
+    the mean of the days' paces, shrunk towards the plan (0) by how far it can be trusted
+    (between-day variance / days, against `dwell_fleet_sd`^2). Yesterday's driver being slow
+    says little about today's (another driver, another load) unless the days agree; when
+    they do (a planner whose service times are short for every driver) it goes on. The
+    between-day variance is the days' own, pooled with the prior one the per-stop spread and
+    `pace_prior_stops` imply, which stands in while there are few days.
+    """
+    d = len(days)
+    if d == 0:
+        return 0.0
+    means = [s.mean for s in days]
+    mu = sum(means) / d
+    vb = params.dwell_cv ** 2 / (1.0 + params.pace_prior_stops)
+    if d >= 2:
+        vb = (vb + sum((m - mu) ** 2 for m in means)) / d
+    s2 = params.dwell_fleet_sd ** 2
+    return mu * s2 / (s2 + vb / d)
 
 
 def dwell_key(lat: float, lon: float, cell_deg: float) -> str:
@@ -117,7 +140,9 @@ class Estimator:
         self.history = history
         self.model = m = build_model(route, p.stretch_m)
         first = route.stops[0].window.start if route.stops else datetime.now(timezone.utc)
-        self._prm = p.as_array(utc_offset_at(route.timezone, first))
+        off = utc_offset_at(route.timezone, first)
+        self._prm = p.as_array(off)
+        self._day = int((first.timestamp() + off) // 86400)   # the route-day (local), for `fleet_pace`
         self._load_calib()
         self._ids = {s.id: i for i, s in enumerate(route.stops)}
         self._win_end = np.array([s.window.end.timestamp() for s in route.stops], dtype=np.float64)
@@ -165,6 +190,12 @@ class Estimator:
         x = (fix.lon - self._lon0) * self._kx
         y = (fix.lat - self._lat0) * self._ky
         return math.hypot(x - self.model.stop_x[k], y - self.model.stop_y[k])
+
+    @property
+    def day(self) -> int:
+        """The route's local day number: its stops' service pace is recorded under it, and
+        only earlier days make the fleet's pace (`fleet_pace`)."""
+        return self._day
 
     @property
     def initialized(self) -> bool:
@@ -249,21 +280,22 @@ class Estimator:
     def _refresh_dwell(self) -> None:
         """Expected service time per stop: planned x (address history, global) x today's pace.
 
-        Today's pace is a shrunken mean of this driver's clamped log-ratios, taken relative to
-        the fleet-wide ratio, so it moves the expectation only as far as its evidence allows.
+        The fleet's level comes from earlier days only (`fleet_pace`); today's pace is a
+        shrunken mean of this driver's clamped log-ratios relative to it, so it moves the
+        expectation only as far as its evidence allows, and today's stops are counted once.
         """
         p, h = self.params, self.history
         g = h.dwell_stat(GLOBAL_DWELL_KEY) if h is not None else None
-        g_mean = g.mean if g is not None else 0.0
+        c = fleet_pace(h.past_days(self._day), p) if h is not None else 0.0
         tn = float(len(self._today))
-        pace = sum(x - g_mean for x in self._today) / (tn + p.pace_prior_stops)
+        pace = sum(x - c for x in self._today) / (tn + p.pace_prior_stops)
         for k, svc in enumerate(self._service):
-            num, den = 0.0, p.prior_weight
+            num, den = p.prior_weight * c, p.prior_weight
             vnum = p.prior_weight * p.dwell_cv ** 2
             if g is not None:
                 w = min(g.n, 10.0)
-                num += w * g.mean
-                vnum += w * g.var
+                num += w * c           # the level is the days' (the recent stops' one would count
+                vnum += w * g.var      # yesterday's driver as the fleet's), the spread the stops'
                 den += w
             a = h.dwell_stat(self._dwell_keys[k]) if h is not None else None
             if a is not None:
@@ -331,6 +363,7 @@ class Estimator:
             k = self._ids[stop_id]            # this address may be slow: its own ratio, bounded only to 0.05-20x
             self.history.add_dwell(self._dwell_keys[k], min(max(ratio, 0.05), 20.0))
             self.history.add_dwell(GLOBAL_DWELL_KEY, pace)
+            self.history.add_day_pace(self._day, pace)
         self._refresh_dwell()
 
     def resume(self, visits: Iterable[tuple[str, float | None, float | None]]) -> None:

@@ -23,6 +23,11 @@ SETTLED_N = 1000.0  # arrivals a multiplier from before counting is taken to sta
 # route id reused daily, a stop never reached): it is not scored, and rows this much older
 # than the newest noted one are pruned from the file.
 PENDING_MAX_S = 12 * 3600.0
+# Each route-day's service pace (mean log actual/planned of its stops), kept in the dwell table
+# under these keys so the fleet's long-run pace can be told from one driver-day's.
+DAY_PREFIX = "*day:"
+DAYS_USED = 30        # the newest this many days before today make the fleet's pace
+DAY_MIN_STOPS = 3.0   # a day with fewer stops served says too little about its driver
 
 
 def plan_key(route_id: str, version: str) -> str:
@@ -49,8 +54,8 @@ class Stat:
     mean: float = 0.0
     var: float = 0.0
 
-    def add(self, value: float) -> None:
-        self.n = min(self.n + 1.0, N_CAP)
+    def add(self, value: float, cap: float = N_CAP) -> None:
+        self.n = min(self.n + 1.0, cap)
         a = 1.0 / self.n
         d = value - self.mean
         self.mean += a * d
@@ -64,6 +69,8 @@ class TravelHistory:
 
     travel: dict[tuple[str, int], Stat] = field(default_factory=dict)
     dwell: dict[str, Stat] = field(default_factory=dict)
+    # service pace per route-day (local day number): what `fleet_pace` is estimated from
+    days: dict[int, Stat] = field(default_factory=dict)
     # spread multipliers above / below the median per `CAL_KNOTS_S` knot (see `calibrate`)
     cal_up: list[float] = field(default_factory=lambda: [1.0] * N_CAL)
     cal_dn: list[float] = field(default_factory=lambda: [1.0] * N_CAL)
@@ -77,6 +84,7 @@ class TravelHistory:
     _dirty_l: bool = field(default=False, repr=False)
     _dirty_t: set = field(default_factory=set, repr=False)
     _dirty_d: set = field(default_factory=set, repr=False)
+    _dirty_days: set = field(default_factory=set, repr=False)
     _dirty_c: set = field(default_factory=set, repr=False)
     _dirty_p: set = field(default_factory=set, repr=False)
 
@@ -112,7 +120,10 @@ class TravelHistory:
         for cell, tod, n, mean, var in conn.execute("SELECT cell, tod, n, mean, var FROM eta_travel"):
             h.travel[(cell, int(tod))] = Stat(n, mean, var)
         for key, n, mean, var in conn.execute("SELECT key, n, mean, var FROM eta_dwell"):
-            h.dwell[key] = Stat(n, mean, var)
+            if key.startswith(DAY_PREFIX):
+                h.days[int(key[len(DAY_PREFIX):])] = Stat(n, mean, var)
+            else:
+                h.dwell[key] = Stat(n, mean, var)
         for knot_s, up, dn, n in conn.execute("SELECT knot_s, up, dn, n FROM eta_calib"):
             if knot_s in CAL_KNOTS_S:
                 k = CAL_KNOTS_S.index(knot_s)
@@ -128,7 +139,8 @@ class TravelHistory:
     @property
     def dirty(self) -> bool:
         """Something learned or noted since the last `save`."""
-        return bool(self._dirty_t or self._dirty_d or self._dirty_c or self._dirty_p or self._dirty_l)
+        return bool(self._dirty_t or self._dirty_d or self._dirty_days or self._dirty_c or self._dirty_p
+                    or self._dirty_l)
 
     def save(self, conn: sqlite3.Connection) -> None:
         """Write what changed since the last save, in one transaction."""
@@ -147,7 +159,8 @@ class TravelHistory:
             conn.executemany(
                 "INSERT INTO eta_dwell (key, n, mean, var) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET n=excluded.n, mean=excluded.mean, var=excluded.var",
-                [(k, s.n, s.mean, s.var) for k in self._dirty_d for s in [self.dwell[k]]])
+                [(k, s.n, s.mean, s.var) for k in self._dirty_d for s in [self.dwell[k]]]
+                + [(f"{DAY_PREFIX}{d}", s.n, s.mean, s.var) for d in self._dirty_days for s in [self.days[d]]])
             conn.executemany(
                 "INSERT INTO eta_calib (knot_s, up, dn, n) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (knot_s) DO UPDATE SET up=excluded.up, dn=excluded.dn, n=excluded.n",
@@ -165,6 +178,7 @@ class TravelHistory:
             raise
         self._dirty_t.clear()
         self._dirty_d.clear()
+        self._dirty_days.clear()
         self._dirty_c.clear()
         self._dirty_p.clear()
         self._dirty_l = False
@@ -223,6 +237,18 @@ class TravelHistory:
             return
         self.dwell.setdefault(key, Stat()).add(math.log(ratio))
         self._dirty_d.add(key)
+
+    def add_day_pace(self, day: int, ratio: float) -> None:
+        """One stop of route-day `day` that took `ratio` x its plan (clamped by the caller)."""
+        if not ratio > 0.0:
+            return
+        self.days.setdefault(day, Stat()).add(math.log(ratio), cap=math.inf)   # a plain mean of the day
+        self._dirty_days.add(day)
+
+    def past_days(self, before: int) -> list[Stat]:
+        """The newest `DAYS_USED` route-days before `before` that served enough stops to count."""
+        return [self.days[d] for d in sorted(self.days)
+                if d < before and self.days[d].n >= DAY_MIN_STOPS][-DAYS_USED:]
 
     def calibrate(self, knot: int, above_p90: bool, below_p10: bool, rate: float,
                   warmup: float = 0.0) -> None:

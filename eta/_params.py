@@ -80,6 +80,8 @@ class EstimatorParams:
     pace_prior_stops: float = 2.0    # today's pace counts n / (n + this) of the way from the
                                      # fleet's to this driver's: one odd stop must not rewrite
                                      # the afternoon (per-stop log spread ~0.47 vs drivers ~0.35)
+    dwell_fleet_sd: float = 0.3      # how far a fleet's long-run service pace may sit from the plan's
+                                     # service_s (log): how much earlier days' agreement can move it
     tod_bucket_s: float = 3600.0     # time-of-day bucket of the learned profile
     prior_weight: float = 1.0        # pseudo-observations of the prior against learned history
     history_cell_deg: float = 0.00225  # ~250 m spatial cell of the learned profile

@@ -20,8 +20,10 @@ ALERTS = AlertSettings(arrival_dwell_s=8, sustain_s=20)
 def _fleet_history() -> TravelHistory:
     """Earlier days where stops took twice their plan: today's driver is quicker than that."""
     h = TravelHistory()
-    for _ in range(10):
-        h.add_dwell(GLOBAL_DWELL_KEY, 2.0)
+    for day in range(3):                     # day numbers long before the demo route's
+        for _ in range(10):
+            h.add_dwell(GLOBAL_DWELL_KEY, 2.0)
+            h.add_day_pace(day, 2.0)
     return h
 
 

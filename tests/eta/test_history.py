@@ -39,15 +39,18 @@ def test_a_slow_street_learned_yesterday_slows_todays_eta(tmp_path):
 
 
 def test_dwell_history_applies_to_the_same_address_on_another_day(tmp_path):
-    stops = [stop("A", 1000.0, 0.0, service_s=100.0), stop("B", 5000.0, 0.0, service_s=100.0)]
+    def stops(day: int):
+        return [stop(s, x, 0.0, end_min=120.0 + 1440.0 * day, service_s=100.0)
+                for s, x in (("A", 1000.0), ("B", 3000.0), ("C", 5000.0))]
     h = TravelHistory()
-    e = Estimator(route(straight(), stops), history=h)
-    for day in range(5):
-        e.observe_arrival("A", day * 86400.0)
-        e.observe_departure("A", day * 86400.0 + 400.0)
-    nxt = Estimator(route(straight(), stops), history=h)
-    assert nxt.dwell_mu[0] > 2.0 * 100.0
-    assert nxt.dwell_mu[0] > nxt.dwell_mu[1]
+    for day in range(5):                     # five route-days: A takes 4x its plan, B and C theirs
+        e = Estimator(route(straight(), stops(day)), history=h)
+        for sid, took in (("A", 400.0), ("B", 100.0), ("C", 100.0)):
+            e.observe_arrival(sid, day * 86400.0)
+            e.observe_departure(sid, day * 86400.0 + took)
+    nxt = Estimator(route(straight(), stops(5)), history=h)
+    assert nxt.dwell_mu[0] > 1.8 * 100.0
+    assert nxt.dwell_mu[0] > 1.5 * nxt.dwell_mu[1]
 
 
 def _learn_slow_street(h, days=3):
