@@ -49,9 +49,11 @@ ROUTE_START = datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc)   # minutes; a 
 
 
 def drive(route, day: int, history: TravelHistory | None, every: float, params: EstimatorParams,
-          delays: dict[str, float], restart_every: float = 0.0) -> list[tuple]:
+          delays: dict[str, float], restart_every: float = 0.0, habits: tuple[float, float] = (0.0, 0.0)
+          ) -> list[tuple]:
     """Replay one simulated day; returns (horizon_s, err_s, below_p10, above_p90, late_pred, late_true, naive_err_s)."""
-    sim = simulate(route, seed=1000 + day, start=ROUTE_START, delays=delays)
+    sim = simulate(route, seed=1000 + day, start=ROUTE_START, delays=delays,
+                   address_sd=habits[0], truck_sd=habits[1])
     return replay(Estimator(route, params, history), route, iter_fixes(sim.lines), sim.truth_t, every, restart_every)
 
 
@@ -360,6 +362,10 @@ def main() -> int:
     ap.add_argument("--no-real", action="store_true", help="skip the WMATA real traces")
     ap.add_argument("--new-route-daily", action="store_true",
                     help="each truck drives a different route every day through new streets (its history still learns)")
+    ap.add_argument("--address-sd", type=float, default=0.0,
+                    help="log-spread of each address's persistent service-time habit (simulator; 0 = none)")
+    ap.add_argument("--truck-sd", type=float, default=0.0,
+                    help="log-spread of each truck's persistent service pace (simulator; 0 = a new driver every day)")
     ap.add_argument("--restart-every", type=float, default=0.0, metavar="MIN",
                     help="restart the estimator every MIN minutes of each simulated day (a gateway losing power)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -385,7 +391,7 @@ def main() -> int:
                 delays[route.stops[int(rng.integers(2, len(route.stops)))].id] = float(rng.uniform(10, 25))
             rid = r * args.days + day          # the route-day: the unit of the bootstrap below
             rows = [row + (rid,) for row in drive(route, day, history, args.every, params, delays,
-                                                  60.0 * args.restart_every)]
+                                                  60.0 * args.restart_every, (args.address_sd, args.truck_sd))]
             groups["all"].extend(rows)
             groups["incident" if delays else "traffic"].extend(rows)
             groups["learned" if day >= 1 else "cold"].extend(rows)
@@ -394,7 +400,10 @@ def main() -> int:
     nan = {"median_min": float("nan"), "p90_min": float("nan"), "below_p10": float("nan"), "above_p90": float("nan")}
 
     print(f"ETA accuracy: {args.routes} routes x {args.days} days (32 km, 18 stops each), incident rate "
-          f"{args.incident_rate:.2f}, scored every {args.every:.0f} s of log time ({elapsed:.1f} s)")
+          f"{args.incident_rate:.2f}, scored every {args.every:.0f} s of log time ({elapsed:.1f} s)"
+          + (" new streets daily" if args.new_route_daily else "")
+          + (f", service habits address {args.address_sd:g} truck {args.truck_sd:g}"
+             if args.address_sd or args.truck_sd else ""))
     print("absolute error of p50 vs true arrival, minutes: median / p90")
     cols = ["traffic", "incident", "learned", "cold", "all"]   # issue #4 reads every group
     print(f"{'horizon':>8} {'n':>6} | " + " | ".join(f"{c:>13}" for c in cols) + f" | {'naive (all)':>13} | {'naive/fw':>8}")
@@ -479,6 +488,7 @@ def main() -> int:
               f"{ng['naive_median_min']:>5.2f}")
     print(json.dumps({"bench": "accuracy", "routes": args.routes, "days": args.days,
                       "incident_rate": args.incident_rate, "restart_every_min": args.restart_every,
+                      "address_sd": args.address_sd, "truck_sd": args.truck_sd, "new_route_daily": args.new_route_daily,
                       "seconds": round(elapsed, 1),
                       **{g: {str(k): v for k, v in r.items()} for g, r in res.items()}, "calibration": cal,
                       "intervals": {g: {str(k): v for k, v in r.items()} for g, r in ci.items()},

@@ -145,9 +145,14 @@ def _rush(hour: float) -> float:
     return 1.0 - 0.3 * math.exp(-0.5 * ((hour - 8.0) / 1.2) ** 2) - 0.35 * math.exp(-0.5 * ((hour - 17.0) / 1.3) ** 2)
 
 
+def _habit(key: str, sd: float) -> float:
+    """A persistent log-normal factor of spread `sd`, the same for `key` on every seed."""
+    return float(np.random.default_rng(zlib.crc32(key.encode())).lognormal(0.0, sd))
+
+
 def simulate(route: Route, *, seed: int = 0, delays: Mapping[str, float] = {},
              start: datetime | None = None, hz: float = 1.0, detour: str | None = None,
-             dropouts: bool = True) -> Simulation:
+             dropouts: bool = True, address_sd: float = 0.0, truck_sd: float = 0.0) -> Simulation:
     """Drive `route` and return NMEA + truth. Same seed, same drive.
 
     The road (speed classes, urban stretches, where the lights are) depends on the route
@@ -155,7 +160,10 @@ def simulate(route: Route, *, seed: int = 0, delays: Mapping[str, float] = {},
     traffic, lights' phases, dwell, noise and dropouts depend on the seed.
 
     delays: stop_id -> extra minutes, realised as a stop-and-go queue on the way to that stop (visible in
-    the GPS, as a real delay is). detour: a stop id before which the truck leaves the route
+    the GPS, as a real delay is). address_sd / truck_sd: log-spread of service-time habits that
+    persist from day to day, of each address (a loading dock vs a letterbox; keyed by its
+    position, so it holds on any route through it) and of the truck (keyed by its route id: its
+    usual driver, its load); 0 = none, every day's driver drawn afresh. detour: a stop id before which the truck leaves the route
     for a ~2 km detour and comes back.
     """
     unknown = set(delays) - {s.id for s in route.stops}
@@ -192,10 +200,13 @@ def simulate(route: Route, *, seed: int = 0, delays: Mapping[str, float] = {},
         det = (sa, sb, pts, np.concatenate(([0.0], np.cumsum(seg))))
 
     holds: list[tuple[float, str, float]] = [(lc, "light", w) for lc, w in world.lights]
+    if truck_sd > 0.0:
+        driver *= _habit(route.route_id, truck_sd)
     for k, sid in enumerate(ids):
-        svc = route.stops[k].service_s
+        st = route.stops[k]
+        habit = _habit(f"{st.lat:.5f},{st.lon:.5f}", address_sd) if address_sd > 0.0 else 1.0
         holds.append((float(m.stop_s[k]), sid,
-                      float(max(svc * driver * rng.lognormal(0.0, 0.35), 20.0))))
+                      float(max(st.service_s * habit * driver * rng.lognormal(0.0, 0.35), 20.0))))
     holds.sort(key=lambda h: h[0])
 
     lines: list[str] = []

@@ -2,11 +2,13 @@
 import json
 import math
 
+import numpy as np
 import pynmea2
 import pytest
 
 from forewarn.devices import iter_fixes
 from forewarn.eta import Estimator
+from forewarn.eta._simulator import _habit
 from forewarn.eta.simulate import simulate, write_simulation
 
 from .geom import T0, route, stop, straight
@@ -102,3 +104,27 @@ def test_faster_receiver_rate_and_written_files(tmp_path):
     assert out.read_text().count("\n") == len(sim.lines)
     assert json.loads(out.with_suffix(".truth.json").read_text()) == sim.truth
     assert math.isclose(sim.start, T0.timestamp())
+
+
+def _service_logs(r, seeds, **habits):
+    """log(actual / planned service) per stop (rows) on each simulated day (columns)."""
+    svc = {s.id: s.service_s for s in r.stops}
+    return np.array([[math.log((d - a) / svc[sid]) for sid, (a, d) in simulate(r, seed=sd, start=T0, **habits)
+                      .truth_t.items()] for sd in seeds]).T
+
+
+def test_service_habits_persist_from_day_to_day_only_when_asked():
+    """Without habits every day's service times are drawn afresh (the stops' means over days
+    scatter only by the day-to-day noise); an address habit makes the same stops slow or quick
+    every day, and a truck habit moves every stop of the route alike."""
+    stops = [stop(f"S{i}", 400.0 * i, 0.0, end_min=10 * i, service_s=200.0) for i in range(1, 25)]
+    r = route(straight(10_500.0), stops)
+    seeds = range(6)
+    plain = _service_logs(r, seeds)
+    addr = _service_logs(r, seeds, address_sd=0.8)
+    # spread of the per-stop means over days: noise / sqrt(6) without habits, the habit's with
+    assert plain.mean(axis=1).std() < 0.25 < 0.5 < addr.mean(axis=1).std()
+    again = _service_logs(r, range(6, 12), address_sd=0.8)
+    assert np.corrcoef(addr.mean(axis=1), again.mean(axis=1))[0, 1] > 0.8   # the same addresses, other days
+    truck = _service_logs(r, seeds, truck_sd=0.8)
+    assert abs(truck.mean() - plain.mean() - math.log(_habit(r.route_id, 0.8))) < 0.05
