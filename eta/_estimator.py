@@ -290,21 +290,22 @@ class Estimator:
         tn = float(len(self._today))
         pace = sum(x - c for x in self._today) / (tn + p.pace_prior_stops)
         for k, svc in enumerate(self._service):
-            num, den = p.prior_weight * c, p.prior_weight
+            # the level is the days' (the recent stops' one would count yesterday's driver as the
+            # fleet's); the spread is the recent stops', weighted against the prior's
+            level, den = c, p.prior_weight
             vnum = p.prior_weight * p.dwell_cv ** 2
             if g is not None:
                 w = min(g.n, 10.0)
-                num += w * c           # the level is the days' (the recent stops' one would count
-                vnum += w * g.var      # yesterday's driver as the fleet's), the spread the stops'
+                vnum += w * g.var
                 den += w
             a = h.dwell_stat(self._dwell_keys[k]) if h is not None else None
-            if a is not None:
-                num += a.n * a.mean
-                vnum += a.n * a.var
+            if a is not None:          # this address's own habit, as far as its visits weigh
                 den += a.n
+                level += a.n / den * (a.mean - c)
+                vnum += a.n * a.var
             vlog = vnum / den
             # log-normal service time: its mean (what sums along the route) is exp(m + v/2)
-            mu = svc * math.exp(num / den + pace + 0.5 * vlog)
+            mu = svc * math.exp(level + pace + 0.5 * vlog)
             self.dwell_mu[k] = mu
             self.dwell_var[k] = (math.exp(vlog) - 1.0) * mu * mu
 
