@@ -61,8 +61,13 @@ def fleet_pace(days: Sequence[Stat], params: EstimatorParams) -> float:
 
 
 def dwell_key(lat: float, lon: float, cell_deg: float) -> str:
-    """A customer's address repeats across days; its cell keys its learned service time."""
-    return "stop:" + cell_key(lat, lon, None, cell_deg / 4.0)
+    """A customer's address repeats across days; its cell keys its learned service habit.
+
+    The habit is kept against the day's pace (see `Estimator.observe_departure`). State files
+    from before kept raw ratios under "stop:" keys; those rows are left unread (a raw mean
+    carries the days it was visited on, the same for every address of a route).
+    """
+    return "addr:" + cell_key(lat, lon, None, cell_deg / 4.0)
 
 
 def build_profile(model: RouteModel, params: EstimatorParams, history: TravelHistory | None
@@ -152,6 +157,7 @@ class Estimator:
         self.dwell_mu = np.empty(len(route.stops))
         self.dwell_var = np.empty(len(route.stops))
         self._today: list[float] = []           # log(actual/planned) of this driver's stops today
+        self._fleet = 0.0                       # the fleet's log pace from earlier days (`fleet_pace`)
         self._arrived: dict[str, float] = {}
         self._refresh_dwell()
         self._state = K.new_state()
@@ -278,7 +284,7 @@ class Estimator:
 
     # -- dwell --------------------------------------------------------------------------
     def _refresh_dwell(self) -> None:
-        """Expected service time per stop: planned x (address history, global) x today's pace.
+        """Expected service time per stop: planned x the fleet's pace x the address's habit x today's pace.
 
         The fleet's level comes from earlier days only (`fleet_pace`); today's pace is a
         shrunken mean of this driver's clamped log-ratios relative to it, so it moves the
@@ -286,9 +292,9 @@ class Estimator:
         """
         p, h = self.params, self.history
         g = h.dwell_stat(GLOBAL_DWELL_KEY) if h is not None else None
-        c = fleet_pace(h.past_days(self._day), p) if h is not None else 0.0
-        tn = float(len(self._today))
-        pace = sum(x - c for x in self._today) / (tn + p.pace_prior_stops)
+        self._fleet = c = fleet_pace(h.past_days(self._day), p) if h is not None else 0.0
+        pace = self._today_pace()
+        k_a = p.dwell_cv ** 2 / p.dwell_address_sd ** 2
         for k, svc in enumerate(self._service):
             # the level is the days' (the recent stops' one would count yesterday's driver as the
             # fleet's); the spread is the recent stops', weighted against the prior's
@@ -299,10 +305,12 @@ class Estimator:
                 vnum += w * g.var
                 den += w
             a = h.dwell_stat(self._dwell_keys[k]) if h is not None else None
-            if a is not None:          # this address's own habit, as far as its visits weigh
-                den += a.n
-                level += a.n / den * (a.mean - c)
+            if a is not None:
+                # this address's own habit, as far as its visits weigh against the habits'
+                # spread: each visit carries its own noise and the error of its day's pace
+                level += a.n / (a.n + k_a) * a.mean
                 vnum += a.n * a.var
+                den += a.n
             vlog = vnum / den
             # log-normal service time: its mean (what sums along the route) is exp(m + v/2)
             mu = svc * math.exp(level + pace + 0.5 * vlog)
@@ -361,8 +369,13 @@ class Estimator:
             return
         pace = self._note_pace(ratio)
         if self.history is not None:
-            k = self._ids[stop_id]            # this address may be slow: its own ratio, bounded only to 0.05-20x
-            self.history.add_dwell(self._dwell_keys[k], min(max(ratio, 0.05), 20.0))
+            # this address may be slow: its own ratio (bounded only to 0.05-20x) against what
+            # today's stops, this one included, say of the day's pace. Against the raw ratio,
+            # every address of a route visited on the same days would share those days' pace
+            # as a "habit", and the errors of all the stops ahead would add up alike.
+            k = self._ids[stop_id]
+            day_now = self._fleet + self._today_pace()
+            self.history.add_dwell(self._dwell_keys[k], min(max(ratio, 0.05), 20.0) * math.exp(-day_now))
             self.history.add_dwell(GLOBAL_DWELL_KEY, pace)
             self.history.add_day_pace(self._day, pace)
         self._refresh_dwell()
@@ -394,6 +407,12 @@ class Estimator:
         if t0 is None or svc <= 0 or t <= t0:
             return None
         return (t - t0) / svc
+
+    def _today_pace(self) -> float:
+        """Today's log pace against the fleet's: the mean of today's stops shrunk by
+        `pace_prior_stops`, so it moves only as far as its evidence allows."""
+        c = self._fleet
+        return sum(x - c for x in self._today) / (len(self._today) + self.params.pace_prior_stops)
 
     def _note_pace(self, ratio: float) -> float:
         """Today's pace gets the stop's ratio clamped (see `pace_clamp`); returns the clamped one."""

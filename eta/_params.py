@@ -82,6 +82,8 @@ class EstimatorParams:
                                      # the afternoon (per-stop log spread ~0.47 vs drivers ~0.35)
     dwell_fleet_sd: float = 0.3      # how far a fleet's long-run service pace may sit from the plan's
                                      # service_s (log): how much earlier days' agreement can move it
+    dwell_address_sd: float = 0.4    # log-spread of addresses' own service habits (a loading dock vs
+                                     # a letterbox): how soon an address's visits outweigh the fleet's
     tod_bucket_s: float = 3600.0     # time-of-day bucket of the learned profile
     prior_weight: float = 1.0        # pseudo-observations of the prior against learned history
     history_cell_deg: float = 0.00225  # ~250 m spatial cell of the learned profile

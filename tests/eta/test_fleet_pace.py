@@ -101,3 +101,33 @@ def test_fleet_pace_shrinks_with_few_or_scattered_days():
     lp = math.log(1.5)
     assert 0.0 < fleet_pace(few.past_days(99), p) < fleet_pace(many.past_days(99), p) < lp
     assert fleet_pace(scattered.past_days(99), p) < 0.9 * fleet_pace(many.past_days(99), p)
+
+
+def _days(n_days: int, pace_of_day, habit: dict[str, float]) -> TravelHistory:
+    """`n_days` earlier route-days of STOPS, each stop taking the day's pace x its address habit."""
+    h = TravelHistory()
+    for day in range(n_days):
+        stops = [stop(s.id, 1000.0 * i, 0.0, end_min=120.0 + 1440.0 * (day - 10), service_s=200.0)
+                 for i, s in enumerate(STOPS, 1)]
+        est = Estimator(route(straight(), stops), history=h)
+        t = (day - 10) * 86400.0
+        for s in stops:
+            took = 200.0 * pace_of_day(day) * habit.get(s.id, 1.0)
+            est.observe_arrival(s.id, t)
+            est.observe_departure(s.id, t + took)
+            t += 1000.0
+    return h
+
+
+def test_an_address_habit_is_learned_apart_from_the_days_it_was_seen_on():
+    """Every address of a route is visited on the same days. Days at 2x, 0.5x, 2x and 0.5x
+    (other drivers) must not become the addresses' habits (kept raw, the first three days'
+    would give every address 2^(1/3) x the plan, and more weight would make it worse); the one
+    address that is 3x slower than the others on every day is, within four visits, expected
+    clearly slower."""
+    h = _days(4, lambda d: 2.0 if d % 2 == 0 else 0.5, {"S4": 3.0})
+    est = Estimator(route(straight(), STOPS), history=h)
+    plain = expected_service(TravelHistory(dwell={"*": h.dwell["*"]}))
+    others = [est.dwell_mu[i] for i in range(len(STOPS)) if STOPS[i].id != "S4"]
+    assert all(abs(math.log(mu / plain)) < math.log(1.15) for mu in others)
+    assert est.dwell_mu[3] > 2.0 * max(others)
