@@ -294,7 +294,7 @@ class Estimator:
         g = h.dwell_stat(GLOBAL_DWELL_KEY) if h is not None else None
         self._fleet = c = fleet_pace(h.past_days(self._day), p) if h is not None else 0.0
         pace = self._today_pace()
-        k_a = p.dwell_cv ** 2 / p.dwell_address_sd ** 2
+        k_a = p.dwell_cv ** 2 / max(p.dwell_address_sd, 1e-6) ** 2   # sd 0: addresses have no habits
         for k, svc in enumerate(self._service):
             # the level is the days' (the recent stops' one would count yesterday's driver as the
             # fleet's); the spread is the recent stops', weighted against the prior's
