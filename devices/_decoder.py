@@ -329,15 +329,26 @@ class NmeaDecoder:
 
     def _date_for(self, tod: float) -> date | None:
         """Date of an epoch whose sentences carried none: roll the last known date over
-        midnight if the time of day wrapped, else ask the hint (system clock)."""
-        if self._ref is not None:
-            day, ref_tod = self._ref
-            if tod < ref_tod - _HALF_DAY_S:
-                return day + timedelta(days=1)
-            if tod > ref_tod + _HALF_DAY_S:
-                return day - timedelta(days=1)
-            return day
-        return self.date_hint() if self.date_hint is not None else None
+        midnight if the time of day wrapped, else ask the hint (system clock).
+
+        A live stream's last known date can be stale: the receiver was swapped, or the MQTT
+        feed went quiet for days and came back GGA-only. When a plausible system clock (not
+        before `not_before`) is more than a day away from it, the clock wins; a gateway
+        without a set clock (1970) keeps the receiver's date.
+        """
+        hint = self.date_hint() if self.date_hint is not None else None
+        if self._ref is None:
+            return hint
+        day, ref_tod = self._ref
+        if tod < ref_tod - _HALF_DAY_S:
+            day += timedelta(days=1)
+        elif tod > ref_tod + _HALF_DAY_S:
+            day -= timedelta(days=1)
+        if (hint is not None and (self.not_before is None or hint >= self.not_before)
+                and abs((hint - day).days) > 1):
+            self.counters["stale_date_replaced"] += 1
+            return hint
+        return day
 
 
 def _split_sentences(line: bytes) -> list[bytes]:

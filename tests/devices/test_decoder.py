@@ -60,6 +60,18 @@ def test_gga_only_stream_rolls_the_date_over_at_midnight() -> None:
     assert fixes[-1].time.date() == date(2026, 11, 24)
 
 
+def test_a_stale_last_date_gives_way_to_a_plausible_clock_but_not_to_an_unset_one() -> None:
+    """A GGA-only stream days after the last dated epoch (receiver swapped, feed quiet for
+    days) takes the system clock's date; a gateway whose clock says 1970 keeps the receiver's."""
+    week_later = T0 + timedelta(days=6, hours=1)
+    lines = [*drive(T0, 1), *drive(week_later, 2, with_date=False)]
+    fixes, dec = decode(lines, date_hint=lambda: week_later.date(), not_before=date(2024, 1, 1))
+    assert [f.time for f in fixes] == [T0, week_later, week_later + timedelta(seconds=1)]
+    assert dec.counters["stale_date_replaced"] == 1      # then the clock's date is the last known one
+    fixes, dec = decode(lines, date_hint=lambda: date(1970, 1, 1), not_before=date(2024, 1, 1))
+    assert [f.time.date() for f in fixes] == [T0.date()] * 3 and not dec.counters["stale_date_replaced"]
+
+
 def test_gst_gives_the_horizontal_error() -> None:
     gst = sentence("GPGST", "100000.00", "1.2", "3.0", "2.0", "45", "3.0", "4.0", "5.0")
     fixes, _ = decode([*epoch(T0, 1.0, 1.0), gst])
