@@ -18,14 +18,13 @@ from forewarn.devices import Fix
 from . import _kernels as K
 from ._history import Stat, TravelHistory, cell_key, plan_key
 from ._model import RouteModel, build_model
-from ._params import CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0, EstimatorParams
+from ._params import N_CAL, P_CAL_DN0, P_CAL_UP0, EstimatorParams
 from ._route import Route
 from ._types import Estimate, StopEtas
 
 _NAN = float("nan")
 GLOBAL_DWELL_KEY = "*"
 LIVE_NOTE_S = 30.0   # s, how often the live ratios are handed to the history (for a restart)
-_CAL_KNOTS = np.array(CAL_KNOTS_S)
 
 
 def utc_offset_at(tz: str, when: datetime) -> float:
@@ -181,6 +180,7 @@ class Estimator:
         # version: a restart goes on scoring them, a reordered plan starts afresh
         self._cal_lvl = np.full(len(route.stops), -1, dtype=np.int64)
         self._cal_rem = np.full(len(route.stops), -1, dtype=np.int64)
+        self._cal_cross = np.zeros((3, len(route.stops)), dtype=np.int64)   # (stop, new, old) of crossings
         self._cal_route = plan_key(route.route_id, route.version)
         self._resume_live: tuple[float, float, float] | None = None   # (seen at, near, far ratio)
         self._live_noted = -math.inf
@@ -347,19 +347,17 @@ class Estimator:
     def _track_calib(self, t: float, n: int) -> None:
         """Remember the first (p10, p90) of each remaining stop at or below each knot it crosses.
 
-        Vectorised over the stops (a few array operations per fix); Python only runs for the
-        rare stop that crossed a knot since the last fix.
+        One small kernel call per fix (`knot_crossings`); Python only runs for the rare stop
+        that crossed a knot since the last fix.
         """
-        lvl = _CAL_KNOTS.searchsorted(self._out[K.O_P50, :n] - t)
-        old = self._cal_rem[:n]
-        crossed = lvl < old
-        if crossed.any():
+        c = self._cal_cross
+        cnt = K.knot_crossings(self._out, t, self._cal_rem, n, c)
+        if cnt:
             h = self.history
-            for j in np.flatnonzero(crossed).tolist():
+            for j, lo, hi in zip(*c[:, :cnt].tolist()):
                 p10, p90 = float(self._out[K.O_P10, j]), float(self._out[K.O_P90, j])
-                for k in range(int(lvl[j]), int(old[j])):
+                for k in range(lo, hi):
                     h.note(self._cal_route, self._rem_key[j], k, t, p10, p90)
-        old[:] = lvl
 
     def observe_departure(self, stop_id: str, t: float) -> None:
         """The daemon saw the truck leave: learn this driver's (and address's) service time."""

@@ -494,6 +494,32 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
 
 
 @njit(cache=True)
+def knot_crossings(out, t, lvl, n, crossed):
+    """Self-calibration bookkeeping per fix: how many knots lie below each remaining stop's p50
+    time to arrival (`np.searchsorted(CAL_K, p50 - t)`), kept in `lvl`; the stops whose count
+    fell since the last fix (they crossed a knot) go to `crossed` as (index, new, old) columns,
+    and their number is returned. One call instead of three NumPy ones: on a 150-stop route
+    this was a fifth of `Estimator.update`'s time outside the kernel.
+    """
+    cnt = 0
+    for j in range(n):
+        v = out[O_P50, j] - t
+        k = N_CAL                      # NaN sorts last, as in NumPy
+        if v == v:
+            k = 0
+            while k < N_CAL and CAL_K[k] < v:
+                k += 1
+        old = lvl[j]
+        if k < old:
+            crossed[0, cnt] = j
+            crossed[1, cnt] = k
+            crossed[2, cnt] = old
+            cnt += 1
+        lvl[j] = k
+    return cnt
+
+
+@njit(cache=True)
 def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y, dwell_mu, dwell_var,
                win_end, rem_idx, n_rem, prev_s, st, t, x, y, speed, sigma, dwelling,
                dw0_mu, dw0_var, prm, out):

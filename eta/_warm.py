@@ -17,13 +17,14 @@ def warm_kernels(fleet: bool = True) -> float:
 
     from ._estimator import Estimator
     from ._fleet import FleetEstimator
+    from ._history import TravelHistory
     from ._route import Route, Stop, Window
 
     start = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
     win = Window(start, start + timedelta(hours=2))
     route = Route("warm", "warm", "UTC", (Stop("a", 0.0, 0.001, win), Stop("b", 0.0, 0.002, win)),
                   geometry=((0.0, 0.0), (0.001, 0.0), (0.002, 0.0)))
-    est = Estimator(route)
+    est = Estimator(route, history=TravelHistory())   # in memory: the self-calibration kernel too
     fix = Fix(time=start, lat=0.0, lon=0.0, speed=5.0, hdop=1.0)
     est.update(fix, ("a", "b"))
     est.update(Fix(time=start + timedelta(seconds=1), lat=0.0, lon=0.00005, speed=5.0), ("a", "b"))

@@ -205,3 +205,27 @@ def test_predictions_of_stops_never_reached_are_pruned_from_the_file():
     h.save(conn)
     assert not h.noted("R@mon", "S9") and h.noted("R@tue", "S1")
     assert [r for (r,) in conn.execute("SELECT route FROM eta_calib_pending")] == ["R@tue"]
+
+
+def test_knot_crossings_count_knots_as_numpy_and_report_only_falls() -> None:
+    """The per-fix kernel agrees with `np.searchsorted` over the knots (NaN sorts last) and
+    reports exactly the stops whose count fell, with their new and old counts."""
+    from forewarn.eta import _kernels as K
+    rng = np.random.default_rng(7)
+    knots = np.array(CAL_KNOTS_S)
+    n = 200
+    out = np.zeros((K.N_OUT, n + 5))                      # columns past n are not looked at
+    lvl = np.full(n + 5, -1, dtype=np.int64)
+    crossed = np.zeros((3, n + 5), dtype=np.int64)
+    assert K.knot_crossings(out, 0.0, lvl, n, crossed) == 0  # never predicted: -1, nothing to fall from
+    for t in (0.0, 600.0, 1200.0):
+        ttg = np.concatenate((rng.uniform(-100.0, 9000.0, n - 3), [np.nan, 300.0, 7200.0]))
+        out[K.O_P50, :n] = t + ttg
+        before = lvl[:n].copy()
+        cnt = K.knot_crossings(out, t, lvl, n, crossed)
+        want = np.searchsorted(knots, out[K.O_P50, :n] - t)
+        assert lvl[:n].tolist() == want.tolist() and (lvl[n:] == -1).all()
+        fell = np.flatnonzero(want < before)
+        assert cnt == len(fell) and crossed[0, :cnt].tolist() == fell.tolist()
+        assert crossed[1, :cnt].tolist() == want[fell].tolist()
+        assert crossed[2, :cnt].tolist() == before[fell].tolist()
