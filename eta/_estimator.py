@@ -422,7 +422,9 @@ class Estimator:
     # -- travel learning ----------------------------------------------------------------
     def _learn(self, s: float, t: float, dwelling: int) -> None:
         """Record each stretch crossed on route: its length over the time it took, minus the
-        time spent serving a stop inside it (travel history must not learn dwell as traffic)."""
+        time spent serving a stop inside it (travel history must not learn dwell as traffic),
+        within `learn_clamp` spreads of what the profile expected (a robust, Huber-like mean:
+        non-recurring jams are the unforeseen term's and the live ratio's business)."""
         if dwelling and self._last_fix_t is not None:
             self._dwell_acc += t - self._last_fix_t
         self._last_fix_t = t
@@ -437,7 +439,14 @@ class Estimator:
             if dt > 0:
                 length = self.model.edges[j + 1] - self.model.edges[j]
                 tod = K.tod_bucket(self._stretch_t0, self._prm)
-                self.history.add_travel(self._stretch_keys[j], tod, length / dt)
+                v = length / dt
+                c = self.params.learn_clamp
+                if c > 0.0:    # one jam or crash is not what this stretch is like (see learn_clamp)
+                    cv = float(self.cvprof[j, tod])
+                    ref = math.log(float(self.vprof[j, tod])) + 0.5 * cv * cv   # the profile's log-mean
+                    w = c * max(cv, self.params.cv_stretch)   # a steady street still has its red lights
+                    v = math.exp(min(max(math.log(v), ref - w), ref + w))
+                self.history.add_travel(self._stretch_keys[j], tod, v)
         entered = i == self._cur_stretch + 1 and self._cur_stretch >= 0  # not a jump or the start
         self._cur_stretch = i
         self._stretch_t0 = t

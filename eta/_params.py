@@ -84,6 +84,12 @@ class EstimatorParams:
                                      # service_s (log): how much earlier days' agreement can move it
     dwell_address_sd: float = 0.4    # log-spread of addresses' own service habits (a loading dock vs
                                      # a letterbox): how soon an address's visits outweigh the fleet's
+    learn_clamp: float = 3.0         # a traversal teaches the profile at most this many of its
+                                     # spreads (cv) from what it expected: one crash queue or jam
+                                     # in a street is not what the street is like tomorrow (a 2 m/s
+                                     # queue on a 10 m/s street, log-averaged with the prior, left it
+                                     # expected at under half its speed); a lasting change is still
+                                     # learned, a step per traversal. 0 = off
     tod_bucket_s: float = 3600.0     # time-of-day bucket of the learned profile
     prior_weight: float = 1.0        # pseudo-observations of the prior against learned history
     history_cell_deg: float = 0.00225  # ~250 m spatial cell of the learned profile

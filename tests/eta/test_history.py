@@ -1,4 +1,6 @@
 """Learned profile: persisted in the state file, and it changes later predictions."""
+import math
+
 import pytest
 
 from forewarn.daemon.store import open_db
@@ -78,3 +80,38 @@ def test_history_generalises_to_another_route_through_the_same_street():
     fresh = Estimator(other).update(fix(0, 0.0, 0.0, 8.0), ["X", "Y"])
     taught = Estimator(other, history=h).update(fix(0, 0.0, 0.0, 8.0), ["X", "Y"])
     assert taught.stops[1].p50 > fresh.stops[1].p50 + 150.0
+
+
+def _drive_through_a_jam(h: TravelHistory, day: int, jam_speed: float, **params) -> Estimator:
+    """8 km at 8 m/s except the stretch 2000-2250 m, crawled at `jam_speed` (the prior there:
+    11.2 m/s, a 9 km hop is partly on faster roads)."""
+    from forewarn.eta import EstimatorParams
+    r = route(straight(), [stop("A", 9000.0, 0.0)])
+    e = Estimator(r, EstimatorParams(**params), history=h)
+    t, x = 0.0, 0.0
+    while x < 8000.0:
+        v = jam_speed if 2000.0 <= x < 2250.0 else 8.0
+        e.update(fix(day * 86400 + t, x, 0.0, v), ["A"])
+        t, x = t + 2.0, x + 2.0 * v
+    return e
+
+
+def _learned_speed(h: TravelHistory, e: Estimator, at_m: float) -> float:
+    key = e._stretch_keys[int(at_m // 250.0)]
+    (stat,) = [st for (k, _), st in h.travel.items() if k == key]
+    return math.exp(stat.mean)
+
+
+def test_one_jam_teaches_a_street_at_most_three_spreads_slower_but_a_lasting_one_is_learned():
+    raw, robust = TravelHistory(), TravelHistory()
+    e_raw = _drive_through_a_jam(raw, 0, 0.5, learn_clamp=0.0)
+    e = _drive_through_a_jam(robust, 0, 0.5)
+    assert _learned_speed(raw, e_raw, 2100.0) < 1.0                 # the jam itself, as it was
+    expected = float(e.vprof[8, 14])            # stretch 8 (2000-2250 m) at 14:00, as the profile had it
+    assert _learned_speed(robust, e, 2100.0) == pytest.approx(expected * math.exp(0.5 * 0.09 - 3 * 0.3))
+    assert _learned_speed(robust, e, 4100.0) == pytest.approx(8.0, rel=0.05)   # the rest untouched
+    slow = TravelHistory()                              # the street became 11x slower for good:
+    speeds = [_learned_speed(slow, _drive_through_a_jam(slow, day, 1.0), 2100.0) for day in range(8)]
+    assert speeds == sorted(speeds, reverse=True) and speeds[-1] < 2.0   # learned, over days
+    works = TravelHistory()                             # roadworks at half the expected speed:
+    assert _learned_speed(works, _drive_through_a_jam(works, 0, 5.0), 2100.0) == pytest.approx(5.0, rel=0.1)
