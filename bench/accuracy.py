@@ -51,20 +51,28 @@ ROUTE_START = datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc)   # minutes; a 
 def drive(route, day: int, history: TravelHistory | None, every: float, params: EstimatorParams,
           delays: dict[str, float], restart_every: float = 0.0, habits: tuple[float, float] = (0.0, 0.0)
           ) -> list[tuple]:
-    """Replay one simulated day; returns (horizon_s, err_s, below_p10, above_p90, late_pred, late_true, naive_err_s)."""
+    """Replay one simulated day; returns (horizon_s, err_s, below_p10, above_p90, late_pred, late_true,
+    naive_err_s, unforeseen): `unforeseen` = 1 for a prediction made before the truck reached an
+    injected incident (more than its delay before arriving at the stop behind it), for that stop or
+    one after it: an outcome no model could have seen coming."""
     sim = simulate(route, seed=1000 + day, start=ROUTE_START, delays=delays,
                    address_sd=habits[0], truck_sd=habits[1])
-    return replay(Estimator(route, params, history), route, iter_fixes(sim.lines), sim.truth_t, every, restart_every)
+    rows = replay(Estimator(route, params, history), route, iter_fixes(sim.lines), sim.truth_t, every, restart_every)
+    ids = [s.id for s in route.stops]
+    before = {ids.index(sid): sim.truth_t[sid][0] - 60.0 * minutes for sid, minutes in delays.items()}
+    return [row[:7] + (float(any(k >= ki and row[7] < t_in for ki, t_in in before.items())),)
+            for row in rows for k in (int(row[8]),)]
 
 
 def replay(est: Estimator, route, fixes, truth: dict[str, tuple[float, float]], every: float,
            restart_every: float = 0.0) -> list[tuple]:
     """Feed `fixes` to `est` with the stop states `truth` gives (stop id -> (arrived, departed)),
     and every `every` s of log time score each remaining stop's prediction and the naive one:
-    (horizon_s, err_s, below_p10, above_p90, p_late, late_true, naive_err_s).
+    (horizon_s, err_s, below_p10, above_p90, p_late, late_true, naive_err_s, t, stop index).
     `restart_every` > 0: every that many seconds the estimator is replaced by a new one on the
     same history, resumed from the stops visited so far, as the daemon does after a restart."""
     ids = [s.id for s in route.stops]
+    index = {sid: k for k, sid in enumerate(ids)}
     arrived: set[str] = set()
     departed: set[str] = set()
     last_eval = -math.inf
@@ -100,7 +108,7 @@ def replay(est: Estimator, route, fixes, truth: dict[str, tuple[float, float]], 
             w_end = route.stop(se.stop_id).window.end.timestamp()
             naive = t + est.distance_to_stop(f, se.stop_id) / v
             rows.append((h, se.p50 - actual, actual < se.p10, actual > se.p90, se.p_late, actual > w_end,
-                         naive - actual))
+                         naive - actual, t, index[se.stop_id]))
     return rows
 
 
@@ -375,7 +383,7 @@ def main() -> int:
         args.routes, args.days = 2, 3
     params = EstimatorParams(**{k: float(v) for k, v in (kv.split("=", 1) for kv in args.set)})
     t0 = time.perf_counter()
-    groups: dict[str, list] = {"all": [], "traffic": [], "incident": [], "learned": [], "cold": []}
+    groups: dict[str, list] = {"all": [], "traffic": [], "incident": [], "learned": [], "cold": [], "foreseeable": []}
     histories = []
     for r in range(args.routes):
         route = make_route(r, length_m=32_000.0, n_stops=18, start=ROUTE_START)
@@ -390,9 +398,11 @@ def main() -> int:
             if rng.random() < args.incident_rate:    # a stop behind a 10-25 min incident
                 delays[route.stops[int(rng.integers(2, len(route.stops)))].id] = float(rng.uniform(10, 25))
             rid = r * args.days + day          # the route-day: the unit of the bootstrap below
-            rows = [row + (rid,) for row in drive(route, day, history, args.every, params, delays,
-                                                  60.0 * args.restart_every, (args.address_sd, args.truck_sd))]
+            scored = drive(route, day, history, args.every, params, delays,
+                           60.0 * args.restart_every, (args.address_sd, args.truck_sd))
+            rows = [row[:7] + (rid,) for row in scored]
             groups["all"].extend(rows)
+            groups["foreseeable"].extend(r for r, row in zip(rows, scored) if not row[7])
             groups["incident" if delays else "traffic"].extend(rows)
             groups["learned" if day >= 1 else "cold"].extend(rows)
     elapsed = time.perf_counter() - t0
@@ -435,6 +445,14 @@ def main() -> int:
             x = res.get(c, {}).get("by_shown", {}).get(hm, nan)
             cells.append(f"{100 * x['below_p10']:>5.1f}% {100 * x['above_p90']:>5.1f}%")
         print(f"{hm:>6}mn | " + " | ".join(cells))
+    print("all days without the predictions made before the truck reached an injected incident, for stops behind it")
+    print("(what no model could know: the incident was ahead and had not happened yet)")
+    for hm in HORIZONS:
+        x, a = res.get("foreseeable", {}).get(hm), res["all"].get(hm)
+        if x is None or a is None:
+            continue
+        print(f"{hm:>6}mn | {100 * (1 - x['n'] / a['n']):4.1f}% of the rows left out | median error {x['median_min']:5.2f} min"
+              f" | below p10 {100 * x['below_p10']:4.1f}%  above p90 {100 * x['above_p90']:4.1f}%")
     print(f"P(late) Brier score (all): {res['all']['p_late_brier']:.4f}")
     ci = {k: bootstrap(np.array(groups[k], dtype=float)) for k in ("traffic", "all") if groups[k]}
     print("95% intervals over route-days (bootstrap): median error (traffic) | below p10, above p90 (all)")
