@@ -49,13 +49,13 @@ ROUTE_START = datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc)   # minutes; a 
 
 
 def drive(route, day: int, history: TravelHistory | None, every: float, params: EstimatorParams,
-          delays: dict[str, float], restart_every: float = 0.0, habits: tuple[float, float] = (0.0, 0.0)
-          ) -> list[tuple]:
+          delays: dict[str, float], restart_every: float = 0.0, habits: tuple[float, float] = (0.0, 0.0),
+          start: datetime = ROUTE_START) -> list[tuple]:
     """Replay one simulated day; returns (horizon_s, err_s, below_p10, above_p90, late_pred, late_true,
     naive_err_s, unforeseen): `unforeseen` = 1 for a prediction made before the truck reached an
     injected incident (more than its delay before arriving at the stop behind it), for that stop or
     one after it: an outcome no model could have seen coming."""
-    sim = simulate(route, seed=1000 + day, start=ROUTE_START, delays=delays,
+    sim = simulate(route, seed=1000 + day, start=start, delays=delays,
                    address_sd=habits[0], truck_sd=habits[1])
     rows = replay(Estimator(route, params, history), route, iter_fixes(sim.lines), sim.truth_t, every, restart_every)
     ids = [s.id for s in route.stops]
@@ -374,6 +374,8 @@ def main() -> int:
                     help="log-spread of each address's persistent service-time habit (simulator; 0 = none)")
     ap.add_argument("--truck-sd", type=float, default=0.0,
                     help="log-spread of each truck's persistent service pace (simulator; 0 = a new driver every day)")
+    ap.add_argument("--start-jitter", type=float, default=0.0, metavar="MIN",
+                    help="each day's plan and drive start up to MIN minutes earlier or later than 13:00")
     ap.add_argument("--restart-every", type=float, default=0.0, metavar="MIN",
                     help="restart the estimator every MIN minutes of each simulated day (a gateway losing power)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -386,20 +388,23 @@ def main() -> int:
     groups: dict[str, list] = {"all": [], "traffic": [], "incident": [], "learned": [], "cold": [], "foreseeable": []}
     histories = []
     for r in range(args.routes):
-        route = make_route(r, length_m=32_000.0, n_stops=18, start=ROUTE_START)
         history = TravelHistory()
         histories.append(history)
         rng = np.random.default_rng(r)
+        jitter = np.random.default_rng(10_000 + r)     # its own stream: the incidents stay as they were
         for day in range(args.days):
+            start = ROUTE_START + timedelta(minutes=float(jitter.uniform(-1.0, 1.0)) * args.start_jitter)
             if args.new_route_daily and day:
-                route = make_route(r + 1000 * day, length_m=32_000.0, n_stops=18, start=ROUTE_START,
+                route = make_route(r + 1000 * day, length_m=32_000.0, n_stops=18, start=start,
                                    lat0=43.70 + 0.05 * day, route_id=f"SIM-{r}")
+            else:
+                route = make_route(r, length_m=32_000.0, n_stops=18, start=start)
             delays = {}
             if rng.random() < args.incident_rate:    # a stop behind a 10-25 min incident
                 delays[route.stops[int(rng.integers(2, len(route.stops)))].id] = float(rng.uniform(10, 25))
             rid = r * args.days + day          # the route-day: the unit of the bootstrap below
             scored = drive(route, day, history, args.every, params, delays,
-                           60.0 * args.restart_every, (args.address_sd, args.truck_sd))
+                           60.0 * args.restart_every, (args.address_sd, args.truck_sd), start)
             rows = [row[:7] + (rid,) for row in scored]
             groups["all"].extend(rows)
             groups["foreseeable"].extend(r for r, row in zip(rows, scored) if not row[7])
@@ -412,6 +417,7 @@ def main() -> int:
     print(f"ETA accuracy: {args.routes} routes x {args.days} days (32 km, 18 stops each), incident rate "
           f"{args.incident_rate:.2f}, scored every {args.every:.0f} s of log time ({elapsed:.1f} s)"
           + (" new streets daily" if args.new_route_daily else "")
+          + (f", start +-{args.start_jitter:g} min" if args.start_jitter else "")
           + (f", service habits address {args.address_sd:g} truck {args.truck_sd:g}"
              if args.address_sd or args.truck_sd else ""))
     print("absolute error of p50 vs true arrival, minutes: median / p90")
@@ -506,7 +512,7 @@ def main() -> int:
               f"{ng['naive_median_min']:>5.2f}")
     print(json.dumps({"bench": "accuracy", "routes": args.routes, "days": args.days,
                       "incident_rate": args.incident_rate, "restart_every_min": args.restart_every,
-                      "address_sd": args.address_sd, "truck_sd": args.truck_sd, "new_route_daily": args.new_route_daily,
+                      "address_sd": args.address_sd, "start_jitter_min": args.start_jitter, "truck_sd": args.truck_sd, "new_route_daily": args.new_route_daily,
                       "seconds": round(elapsed, 1),
                       **{g: {str(k): v for k, v in r.items()} for g, r in res.items()}, "calibration": cal,
                       "intervals": {g: {str(k): v for k, v in r.items()} for g, r in ci.items()},
