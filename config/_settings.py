@@ -149,7 +149,10 @@ class AlertSettings(_Strict):
     sustain_max_s: float = Field(default=1200, ge=0)               # ... but never longer than this
     back_on_time_probability: float = Field(default=0.1, gt=0, lt=1)  # after a delay message: "good news" below this
     approaching_minutes: float = Field(default=15, gt=0)
-    max_messages_per_stop: int = Field(default=4, ge=1, le=20)
+    held_up_minutes: float = Field(default=10, ge=0)               # after "about N min away": the ETA slipped this far
+                                                                   # past it (held for sustain_s) -> one "held up" (0 = never)
+    max_messages_per_stop: int = Field(default=5, ge=1, le=20)     # 5: room for a "held up" beside window, delay,
+                                                                   # approaching and delivered (4 leaves it out)
     quiet_hours: str | None = "21:00-08:00"                        # in the stop's time zone
     window_lead_hours: float = Field(default=24, gt=0)             # window message no earlier than this before the window
     delay_margin_minutes: float = Field(default=15, ge=0)          # a second delay only if p50 leaves the announced window by this

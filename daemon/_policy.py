@@ -5,10 +5,12 @@ Pure decisions over a stop's record and the newest estimate; no I/O. The tracker
 
 Budget: `max_messages_per_stop` counts every kind, but the messages a customer needs
 (approaching, delivered) are reserved, so promise updates (delay, sorry) can never starve
-them. One exception: the "back on time" correction may take the approaching slot. With the
-default budget of 4 (window, delay, approaching, delivered) there is no room for it
-otherwise, and a customer told "late" who then misses the truck is the worst outcome; the
-correction tells them more than "about 9 min away" would.
+them. One exception: the "back on time" correction may take the approaching slot. With a
+budget of 4 (window, delay, approaching, delivered) there is no room for it otherwise, and a
+customer told "late" who then misses the truck is the worst outcome; the correction tells
+them more than "about 9 min away" would. A "held up" update after the approaching message
+goes out only while room for a delay message stays too: with the default budget of 5,
+window + approaching + held up + delay + delivered.
 """
 from __future__ import annotations
 
@@ -22,7 +24,6 @@ from forewarn.eta import Stop, StopEta
 
 from ._stops import Risk, StopRecord
 
-UPDATE_KINDS = ("delay", "back_on_time", "sorry_late")
 RESERVED_KINDS = ("approaching", "delivered")
 QUARTER = 15 * 60
 
@@ -55,6 +56,11 @@ def quiet_until(now: float, tz: ZoneInfo, alerts: AlertSettings) -> float:
     if end_dt <= local:
         end_dt += timedelta(days=1)
     return end_dt.timestamp()
+
+
+def minutes_until(t: float, now: float) -> int:
+    """Whole minutes for "about N min", at least 2: never "1 minutes", never "0"."""
+    return max(2, int(round((t - now) / 60)))
 
 
 def honest_window(eta: StopEta, now: float) -> tuple[float, float]:
@@ -166,9 +172,37 @@ class Policy:
         # approaching: the next stop, close in time (unless a correction took its slot)
         if is_next and not rec.sent.get("approaching") and eta.p50 - now <= a.approaching_minutes * 60 \
                 and self._can_update(rec, reserve=("delivered",)):
-            minutes = max(2, int(round((eta.p50 - now) / 60)))   # "about 2 min": never "1 minutes"
+            minutes = minutes_until(eta.p50, now)
+            rec.approach_at = now + 60 * minutes
             out.append(self._decide(rec, "approaching", {"minutes": str(minutes)}, now, holdable=False))
+        out += self._held_up(rec, eta, now, told_late or bool(out))
         return out
+
+    def _held_up(self, rec: StopRecord, eta: StopEta, now: float, other_news: bool) -> list[Decision]:
+        """"About 9 min away" is a promise too: a customer goes to the door. When a queue or a
+        crash then holds the truck `held_up_minutes` past it (for `sustain_s`), say so once,
+        with a new time; not when a delay message already told them (or tells them now), nor
+        while the window itself is at risk (P(late) >= `at_risk_probability`): that is the delay
+        message's news, with a new window."""
+        a = self.a
+        if (a.held_up_minutes <= 0 or rec.approach_at is None or rec.sent.get("held_up")
+                or rec.state.visited or other_news or eta.p_late >= a.at_risk_probability):
+            rec.held_since = None
+            return []
+        if eta.p50 - rec.approach_at < a.held_up_minutes * 60:
+            rec.held_since = None
+            return []
+        rec.held_since = rec.held_since if rec.held_since is not None else now
+        # it must never cost a later delay message its slot (the window is the bigger promise):
+        # room for delivered and a delay stays
+        if now - rec.held_since < a.sustain_s or not self._can_update(rec, reserve=("delivered", "delay")):
+            return []
+        # "within about N min" from p90: the model has just been wrong once in this customer's
+        # eyes, and a queue's end is the least certain thing it predicts (p50 said 5 min of a
+        # 25-minute queue's last 24 in the test drive; p90 says more)
+        minutes = minutes_until(eta.p90, now)
+        rec.approach_at = now + 60 * minutes
+        return [self._decide(rec, "held_up", {"minutes": str(minutes)}, now, holdable=False)]
 
     def delivered(self, stop: Stop, rec: StopRecord, now: float) -> Decision | None:
         if rec.sent.get("delivered"):

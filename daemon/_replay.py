@@ -88,6 +88,9 @@ def replay(lines: Iterable[bytes], route: Route, alerts: AlertSettings, *, state
     return doc
 
 
+BROKEN_APPROACH_S = 600.0   # "about N min away", then 10+ min later: a promise broken
+
+
 def metrics(doc: dict) -> dict:
     """Promises kept, warned and unwarned late stops, lead times, false alarms (issue 5's report)."""
     from datetime import datetime
@@ -97,12 +100,20 @@ def metrics(doc: dict) -> dict:
 
     end_of_log = ts(doc.get("log_end"))
     kept = late = warned = unwarned = false_alarms = on_time = unknown = 0
+    broken = broken_told = 0
     leads: list[float] = []
     per_stop: list[int] = []
     for s in doc["stops"]:
         w_start, w_end = ts(s["window"]["start"]), ts(s["window"]["end"])
         arrived = ts(s["arrived"])
         per_stop.append(len(s["messages"]))
+        # "about N min away" (the p50 of that moment), then the truck came 10+ min later
+        told_at = [ts(m["at"]) for m in s["messages"] if m["kind"] == "approaching"]
+        said = [ts(p["p50"]) for p in s["predictions"] if told_at and ts(p["at"]) <= told_at[0]]
+        if said and arrived is not None and arrived - said[-1] >= BROKEN_APPROACH_S:
+            broken += 1
+            broken_told += any(m["kind"] in ("held_up", "delay") and told_at[0] < ts(m["at"]) < arrived
+                               for m in s["messages"])
         delay_at = [ts(m["at"]) for m in s["messages"] if m["kind"] == "delay"]
         first_delay = min(delay_at) if delay_at else None
         is_late = (arrived is not None and arrived > w_end) or (arrived is None and end_of_log is not None
@@ -129,6 +140,7 @@ def metrics(doc: dict) -> dict:
         "warning_lead_min": [round(x, 1) for x in leads],
         "median_lead_min": round(statistics.median(leads), 1) if leads else None,
         "false_alarms": false_alarms, "not_finished": unknown,
+        "approach_broken": broken, "approach_broken_told": broken_told,
         "messages_per_stop": round(sum(per_stop) / len(per_stop), 2) if per_stop else 0.0,
         "max_messages_at_a_stop": max(per_stop) if per_stop else 0,
     }

@@ -41,6 +41,8 @@ def fleet_totals(docs: list[dict]) -> dict:
         "median_lead_min": round(statistics.median(leads), 1) if leads else None,
         "false_alarm_pct": round(100 * false / on_time, 2) if on_time else None,
         "duplicates": dup, "messages_per_stop": round(messages / max(stops, 1), 2),
+        "approach_broken": sum(m.get("approach_broken", 0) for m in ms),
+        "approach_broken_told": sum(m.get("approach_broken_told", 0) for m in ms),
     }
 
 
@@ -58,6 +60,8 @@ def print_fleet_report(docs: list[dict], out: TextIO) -> None:
     if t["on_time"]:
         out.write(f"false alarms: {t['false_alarms']}/{t['on_time']} on-time stops ({t['false_alarm_pct']:.1f}%)\n")
     out.write(f"duplicate messages: {t['duplicates']}; messages per stop: {t['messages_per_stop']:.2f}\n")
+    out.write(f"\"about N min away\", then the truck 10+ min later: {t['approach_broken']} stops, told before it came "
+              f"(held up or delay): {t['approach_broken_told']}\n")
 
 
 def write_report(doc: dict, directory: Path) -> list[Path]:

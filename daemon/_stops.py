@@ -55,6 +55,8 @@ class StopRecord:
     early_flagged: bool = False
     missed_unwarned: bool = False
     last_p_late: float = 0.0
+    approach_at: float | None = None        # when the approaching message said the truck would come (POSIX)
+    held_since: float | None = None         # the ETA has been held_up_minutes past that since
 
     @property
     def total_sent(self) -> int:

@@ -32,7 +32,7 @@ ROUTE_PLACE_SLACK_M = 100.0
 OUT_OF_PLACE_DWELL_S = 90.0  # longer than a red light (the estimator's stuck grace too)
 # messages still pending for a stop that is done (completed or skipped) are withdrawn: nothing about a
 # finished stop goes out except "delivered"
-WITHDRAWN_WHEN_DONE = ("window", "delay", "approaching", "back_on_time", "early")
+WITHDRAWN_WHEN_DONE = ("window", "delay", "approaching", "back_on_time", "early", "held_up")
 
 
 @dataclass

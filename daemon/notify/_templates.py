@@ -24,6 +24,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "back_on_time": ("name", "start", "end"),
     "sorry_late": ("name", "start", "end"),
     "early": ("name", "time"),
+    "held_up": ("name", "minutes"),
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _MAX_NAME = 40

@@ -1,12 +1,13 @@
 """The alert rules, one by one, on hand-made prediction sequences with known answers."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from forewarn.config import AlertSettings
 from forewarn.daemon._policy import Policy, honest_window, quiet_until
-from forewarn.daemon._stops import Risk, StopRecord
+from forewarn.daemon._stops import Risk, StopRecord, StopState
 from forewarn.eta import Customer, Stop, StopEta, Window
 
 TZ = ZoneInfo("America/Toronto")
@@ -124,6 +125,77 @@ def test_approaching_only_for_the_next_stop_and_once():
     assert drive(p, rec, [(T0, eta(T0 + 600, 0.0))], is_next=False) == []
     ds = drive(p, rec, [(T0 + i, eta(T0 + 600, 0.0)) for i in range(5)], is_next=True)
     assert [(d.kind, d.fields["minutes"]) for d in ds] == [("approaching", "10")]
+
+
+def _told_10_min_away(p: Policy, rec: StopRecord) -> float:
+    """The approaching message goes out at T0 for an arrival at T0 + 10 min; returns that time."""
+    ds = drive(p, rec, [(T0, eta(T0 + 600, 0.0))], is_next=True)
+    assert [(d.kind, d.fields["minutes"]) for d in ds] == [("approaching", "10")]
+    return T0 + 600
+
+
+def test_held_up_once_when_the_eta_slips_far_past_about_n_min_away():
+    """A queue after "about 10 min away": the ETA grows a minute a minute; once it is 10 min past
+    the promise for `sustain_s`, one message with the new time, and no second one."""
+    p, rec = Policy(A(sustain_s=120, held_up_minutes=10), TZ), StopRecord("S1")
+    promised = _told_10_min_away(p, rec)
+    seq = [(T0 + 60 * k, eta(promised + 60 * k, 0.0)) for k in range(1, 40)]   # stuck: p50 moves with the clock
+    ds = drive(p, rec, seq, is_next=True)
+    # sent at the first fix 10 min past the promise plus the 2-minute confirmation, T0 + 12 min,
+    # with p90 (p50 + 10 min here): "within about 20 min"
+    assert [(d.kind, d.fields["minutes"], d.not_before) for d in ds] == [("held_up", "20", 0.0)]
+    assert rec.sent == {"approaching": 1, "held_up": 1}
+    assert rec.approach_at == T0 + 12 * 60 + 1200
+
+
+def test_no_held_up_for_small_slips_flapping_slips_or_when_switched_off():
+    p, rec = Policy(A(sustain_s=120, held_up_minutes=10), TZ), StopRecord("S1")
+    promised = _told_10_min_away(p, rec)
+    assert drive(p, rec, [(T0 + 30 * k, eta(promised + 540, 0.0)) for k in range(1, 60)], is_next=True) == []
+    flapping = [(T0 + 30 * k, eta(promised + (900 if k % 3 else 0), 0.0)) for k in range(1, 60)]
+    assert drive(p, rec, flapping, is_next=True) == [], "one good fix in three restarts the confirmation"
+    p, rec = Policy(A(sustain_s=0, held_up_minutes=0), TZ), StopRecord("S1")
+    promised = _told_10_min_away(p, rec)
+    assert drive(p, rec, [(T0 + 60, eta(promised + 3600, 0.0))], is_next=True) == []
+
+
+def test_no_held_up_when_a_delay_message_says_it_or_the_truck_is_there():
+    p, rec = Policy(A(sustain_s=0, held_up_minutes=10), TZ), StopRecord("S1")
+    promised = _told_10_min_away(p, rec)
+    late = W_END + 1800                                    # the slip also breaks the window:
+    ds = drive(p, rec, [(T0 + 60, eta(late, 0.95)), (T0 + 120, eta(late + 60, 0.95))], is_next=True)
+    assert [d.kind for d in ds] == ["delay"], "the delay message carries the news, with a window"
+    p, rec = Policy(A(sustain_s=0, held_up_minutes=10, late_probability=0.85, at_risk_probability=0.4), TZ), \
+        StopRecord("S1")
+    promised = _told_10_min_away(p, rec)
+    at_risk = [(T0 + 60 * k, eta(promised + 900, 0.6)) for k in range(1, 20)]
+    assert drive(p, rec, at_risk, is_next=True) == [], "window at risk: the slot waits for a delay message"
+    p, rec = Policy(A(sustain_s=0, held_up_minutes=10), TZ), StopRecord("S1")
+    promised = _told_10_min_away(p, rec)
+    rec.state = StopState.ARRIVED
+    assert drive(p, rec, [(T0 + 60, eta(promised + 3600, 0.0))], is_next=True) == []
+
+
+def test_held_up_never_takes_the_slot_a_later_delay_message_needs():
+    """Budget 4 with the window told: window + approaching + delivered + a delay = 4, so no held
+    up; the default 5 has room for both, and the delay still goes out after the held up."""
+    for budget, want in ((4, []), (5, ["held_up"])):
+        p, rec = Policy(A(sustain_s=0, held_up_minutes=10, max_messages_per_stop=budget), TZ), StopRecord("S1")
+        p.window(STOP, rec, T0)
+        promised = _told_10_min_away(p, rec)
+        assert [d.kind for d in drive(p, rec, [(T0 + 60, eta(promised + 900, 0.0))], is_next=True)] == want
+        late = drive(p, rec, [(T0 + 120, eta(W_END + 1800, 0.95)), (T0 + 180, eta(W_END + 1800, 0.95))], is_next=True)
+        assert [d.kind for d in late] == ["delay"], budget
+    assert AlertSettings().max_messages_per_stop == 5
+
+
+def test_the_promise_survives_a_restart_and_old_records_load():
+    rec = StopRecord("S1", approach_at=T0 + 600, held_since=T0 + 1200)
+    back = StopRecord.from_row(rec.to_row())
+    assert (back.approach_at, back.held_since) == (T0 + 600, T0 + 1200)
+    old = json.loads(rec.to_row())
+    del old["approach_at"], old["held_since"]               # a state file from before this rule
+    assert StopRecord.from_row(json.dumps(old)).approach_at is None
 
 
 def test_quiet_hours_hold_window_but_not_delay():

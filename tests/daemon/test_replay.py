@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 
+from forewarn.daemon._replay import metrics
 from forewarn.daemon.cli import main
 
-from .helpers import DRIVE, LATE_STOP, ROUTE, WINDOW_END
+from .helpers import DEMO, DRIVE, LATE_STOP, ROUTE, WINDOW_END
 
 
 def replay_json(capsys, *extra: str) -> dict:
@@ -79,3 +81,28 @@ def test_report_totals_over_replays(tmp_path, capsys):
     assert "false alarms: 0/4 on-time stops (0.0%)" in text and "duplicate messages: 0" in text
     (tmp_path / "bad.json").write_text("{")
     assert main(["report", str(tmp_path / "bad.json")]) == 2
+
+
+def test_a_queue_after_about_n_min_away_is_told_once_with_the_new_time(tmp_path, capsys):
+    """The simulator puts a 25-minute queue before S2, after its approaching message: the customer
+    (French, by voice) hears "held up, within about N min" once, while the truck is still held;
+    S1, on time and served, hears nothing of the kind."""
+    route = DEMO.parents[0] / "examples" / "route-toronto.json"
+    nmea = tmp_path / "day.nmea"
+    assert main(["simulate", "--route", str(route), "--delay", "S2=25", "--seed", "3", "-o", str(nmea)]) == 0
+    capsys.readouterr()
+    assert main(["replay", str(nmea), "--route", str(route), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    by_id = {s["id"]: s for s in doc["stops"]}
+    s2 = by_id["S2"]
+    kinds = [m["kind"] for m in s2["messages"]]
+    assert kinds.count("held_up") == 1 and kinds.index("approaching") < kinds.index("held_up")
+    told, held = (next(m for m in s2["messages"] if m["kind"] == k) for k in ("approaching", "held_up"))
+    assert "retardé" in held["text"] and held["at"] < s2["arrived"]
+    gap = (datetime.fromisoformat(held["at"]) - datetime.fromisoformat(told["at"])).total_seconds() / 60
+    assert gap >= 10, "not before the ETA has slipped held_up_minutes past the promise"
+    assert "held_up" not in [m["kind"] for m in by_id["S1"]["messages"]]
+    # the report counts the broken promise and that it was told; without the message, untold
+    assert (doc["metrics"]["approach_broken"], doc["metrics"]["approach_broken_told"]) == (1, 1)
+    s2["messages"] = [m for m in s2["messages"] if m["kind"] != "held_up"]
+    assert (metrics(doc)["approach_broken"], metrics(doc)["approach_broken_told"]) == (1, 0)

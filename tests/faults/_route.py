@@ -107,7 +107,7 @@ def reference_run(tmp: Path, broker, prefix: str, speed: float) -> dict[str, str
 
 
 #: Kinds the tracker cancels while still pending once their stop is completed or skipped.
-DISCARDABLE = ("window", "delay", "approaching", "back_on_time", "early")
+DISCARDABLE = ("window", "delay", "approaching", "back_on_time", "early", "held_up")
 
 
 def assert_same_messages(state: Path, fake: FakeTwilio, reference: dict[str, str], where: str = "") -> None:
