@@ -60,8 +60,8 @@ def drive(route, day: int, history: TravelHistory | None, every: float, params: 
     rows = replay(Estimator(route, params, history), route, iter_fixes(sim.lines), sim.truth_t, every, restart_every)
     ids = [s.id for s in route.stops]
     before = {ids.index(sid): sim.truth_t[sid][0] - 60.0 * minutes for sid, minutes in delays.items()}
-    return [row[:7] + (float(any(k >= ki and row[7] < t_in for ki, t_in in before.items())),)
-            for row in rows for k in (int(row[8]),)]
+    return [row[:7] + (float(any(row[8] >= ki and row[7] < t_in for ki, t_in in before.items())),)
+            for row in rows]
 
 
 def replay(est: Estimator, route, fixes, truth: dict[str, tuple[float, float]], every: float,

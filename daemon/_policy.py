@@ -186,10 +186,8 @@ class Policy:
         message's news, with a new window."""
         a = self.a
         if (a.held_up_minutes <= 0 or rec.approach_at is None or rec.sent.get("held_up")
-                or rec.state.visited or other_news or eta.p_late >= a.at_risk_probability):
-            rec.held_since = None
-            return []
-        if eta.p50 - rec.approach_at < a.held_up_minutes * 60:
+                or rec.state.visited or other_news or eta.p_late >= a.at_risk_probability
+                or eta.p50 - rec.approach_at < a.held_up_minutes * 60):
             rec.held_since = None
             return []
         rec.held_since = rec.held_since if rec.held_since is not None else now
