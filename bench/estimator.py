@@ -162,7 +162,7 @@ def _kernel_inputs(quick: bool):
     fixes = _drive_fixes(est, 400, seed=2)
     xs = [((f.lon - m.proj.lon0) * m.proj.kx, (f.lat - m.proj.lat0) * m.proj.ky, f.t, f.speed) for f in fixes]
     rem = np.arange(len(route.stops), dtype=np.int64)
-    args = (m.px, m.py, m.cum, m.edges, est.vprof, est.cvprof, est.wprof, m.stop_s, m.stop_x, m.stop_y,
+    args = (m.px, m.py, m.cum, m.edges, est.prof, m.stop_s, m.stop_x, m.stop_y,
             est.dwell_mu, est.dwell_var, est._win_end, rem, len(rem), 0.0)
     return K, est, args, xs
 

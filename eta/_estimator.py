@@ -70,7 +70,7 @@ def dwell_key(lat: float, lon: float, cell_deg: float) -> str:
 
 
 def build_profile(model: RouteModel, params: EstimatorParams, history: TravelHistory | None
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+                  ) -> tuple[np.ndarray, list[str]]:
     """Expected speed, travel-time spread and far weight of the live ratio per (stretch, hour).
 
     Prior = the route planner's speed for the leg (its `drive_s`) where the manifest has it,
@@ -86,9 +86,11 @@ def build_profile(model: RouteModel, params: EstimatorParams, history: TravelHis
     keys = [cell_key(float(la), float(lo), float(h), params.history_cell_deg)
             for la, lo, h in zip(model.stretch_lat, model.stretch_lon, model.stretch_heading)]
     prior = prior_speeds(model, params)
-    vprof = np.repeat(prior[:, None], n_tod, axis=1)
-    cvprof = np.full((n_k, n_tod), params.cv_stretch)
-    wprof = np.full((n_k, n_tod), params.live_weight_far_prior)
+    prof = np.empty((n_tod, n_k, K.N_PROF))     # the kernels' layout (see `_kernels.PR_V`)
+    prof[:, :, K.PR_V] = prior
+    prof[:, :, K.PR_CV] = params.cv_stretch
+    prof[:, :, K.PR_W] = params.live_weight_far_prior
+    vprof, cvprof, wprof = (prof[:, :, c].T for c in (K.PR_V, K.PR_CV, K.PR_W))   # views, (stretch, hour)
     if history is not None and history.travel:
         w0, cv0 = params.prior_weight, params.cv_stretch
         for i, key in enumerate(keys):
@@ -104,7 +106,7 @@ def build_profile(model: RouteModel, params: EstimatorParams, history: TravelHis
                 cvprof[i, b] = math.sqrt(var)
                 wprof[i, b] = ((w0 * params.live_weight_far_prior + st.n * params.live_weight_far)
                                / (st.n + w0))
-    return vprof, cvprof, wprof, keys
+    return prof, keys
 
 
 PLANNER_SPEED_MAX = 40.0  # m/s (144 km/h): above this a planner's drive time is a typo, not a road
@@ -152,7 +154,7 @@ class Estimator:
         self._win_end = np.array([s.window.end.timestamp() for s in route.stops], dtype=np.float64)
         self._service = np.array([max(s.service_s, 0.0) for s in route.stops], dtype=np.float64)
         self._dwell_keys = [dwell_key(s.lat, s.lon, p.history_cell_deg) for s in route.stops]
-        self.vprof, self.cvprof, self.wprof, self._stretch_keys = build_profile(m, p, history)
+        self.prof, self._stretch_keys = build_profile(m, p, history)
         self.dwell_mu = np.empty(len(route.stops))
         self.dwell_var = np.empty(len(route.stops))
         self._today: list[float] = []           # log(actual/planned) of this driver's stops today
@@ -196,6 +198,21 @@ class Estimator:
         x = (fix.lon - self._lon0) * self._kx
         y = (fix.lat - self._lat0) * self._ky
         return math.hypot(x - self.model.stop_x[k], y - self.model.stop_y[k])
+
+    @property
+    def vprof(self) -> np.ndarray:
+        """Expected speed per (stretch, hour): a writable view of `prof`."""
+        return self.prof[:, :, K.PR_V].T
+
+    @property
+    def cvprof(self) -> np.ndarray:
+        """Travel-time cv per (stretch, hour): a view of `prof`."""
+        return self.prof[:, :, K.PR_CV].T
+
+    @property
+    def wprof(self) -> np.ndarray:
+        """Far weight of the live ratio per (stretch, hour): a view of `prof`."""
+        return self.prof[:, :, K.PR_W].T
 
     @property
     def day(self) -> int:
@@ -243,11 +260,9 @@ class Estimator:
             st[K.S_RATIO] = 1.0 + (r - 1.0) * keep
             st[K.S_RATIO_FAR] = 1.0 + (rf - 1.0) * keep
         m = self.model
-        K.update_one(m.px, m.py, m.cum, m.edges, self.vprof, self.cvprof, self.wprof,
-                     m.stop_s, m.stop_x,
-                     m.stop_y, self.dwell_mu, self.dwell_var, self._win_end, self._rem_idx, n,
-                     self._prev_s, st, t, x, y, speed, sigma, dw_flag, dw_mu, dw_var,
-                     self._prm, self._out)
+        K.update_one(m.px, m.py, m.cum, m.edges, self.prof, m.stop_s, m.stop_x, m.stop_y, self.dwell_mu,
+                     self.dwell_var, self._win_end, self._rem_idx, n, self._prev_s, st, t, x, y, speed, sigma,
+                     dw_flag, dw_mu, dw_var, self._prm, self._out)
         s = st[K.S_S]
         fresh = t >= st[K.S_T]
         if x == x and fresh:

@@ -67,9 +67,7 @@ class FleetEstimator:
         self.px, self.py, self.cum = (cat([m.px for m in models]), cat([m.py for m in models]),
                                       cat([m.cum for m in models]))
         self.edges = cat([m.edges for m in models])
-        self.vprof = np.ascontiguousarray(cat([e.vprof for e in ests]))
-        self.cvprof = np.ascontiguousarray(cat([e.cvprof for e in ests]))
-        self.wprof = np.ascontiguousarray(cat([e.wprof for e in ests]))
+        self.prof = cat([e.prof for e in ests], axis=1)   # (hour, all routes' stretches, PR_*)
         self.stop_s = cat([m.stop_s for m in models])
         self.stop_x = cat([m.stop_x for m in models])
         self.stop_y = cat([m.stop_y for m in models])
@@ -126,7 +124,7 @@ class FleetEstimator:
         """Update every truck; returns `out` (rows p10, p50, p90, p_late, remaining_m; columns
         per vehicle's stops from `vm_off[v]`; served stops' columns are stale)."""
         K.update_fleet(self.veh_route, self.vm_off, self.p_off, self.e_off, self.k_off, self.m_off,
-                       self.px, self.py, self.cum, self.edges, self.vprof, self.cvprof, self.wprof,
+                       self.px, self.py, self.cum, self.edges, self.prof,
                        self.stop_s, self.stop_x, self.stop_y, self.dwell_mu, self.dwell_var,
                        self.win_end, self.done, self.rem_buf, self.states,
                        f.t, f.x, f.y, f.speed, f.sigma,

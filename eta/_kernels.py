@@ -24,6 +24,10 @@ from ._params import (CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0,
 # Filter state layout.
 S_S, S_V, S_P00, S_P01, S_P11, S_T, S_INIT, S_OFF_SINCE, S_OFF, S_DIST, S_MX, S_MY, \
     S_RATIO, S_REJ, S_RATIO_FAR, S_STILL_SINCE, S_STUCK, S_GO_SINCE, N_STATE = range(19)
+# Travel-time profile components: `prof[tod_bucket, stretch, PR_*]`. Bucket-major and packed, so
+# the ETA loop, which walks the stretches ahead at one hour, reads one stream of adjacent
+# 24-byte cells instead of three arrays a row of buckets apart (a cache line each per stretch).
+PR_V, PR_CV, PR_W, N_PROF = range(4)   # expected speed (m/s), its cv, far weight of the live ratio
 # Output rows.
 O_P10, O_P50, O_P90, O_PLATE, O_REM, N_OUT = range(6)
 
@@ -124,7 +128,7 @@ def stretch_of(edges, s):
 
 
 @njit(cache=True)
-def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwelling, prm):
+def step(px, py, cum, edges, prof, st, t, x, y, speed, sigma, lo_b, hi_b, dwelling, prm):
     """Advance one truck's filter with one fix (mutates `st`). Stale fixes are ignored."""
     sig2 = sigma * sigma
     total = cum[cum.shape[0] - 1]
@@ -262,7 +266,7 @@ def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwell
     # fix: serving a stop fades it) and the live ratios (not while serving a stop: a parked
     # truck at a customer says nothing about traffic)
     i = stretch_of(edges, s)
-    vp = vprof[i, tod_bucket(t, prm)]
+    vp = prof[tod_bucket(t, prm), i, PR_V]
     r_obs = v / vp
     e, go = _stuck.advance(st[S_STUCK], st[S_GO_SINCE], t, dt, r_obs, dwelling, prm)
     st[S_STUCK] = e
@@ -298,7 +302,7 @@ def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwell
 
 
 @njit(cache=True)
-def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
+def eta(edges, prof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
         t0, s0, lead_m, lead_v, ratio, ratio_far, dw0_mu, dw0_var, prm, out):
     """Arrival distribution at each remaining stop, written into `out[:, :n_rem]`.
 
@@ -332,9 +336,14 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     between the knots (`P_CAL_*`). Last, so that p50, the coordinate the multipliers are learned
     and read at, does not depend on them. P(late) reads the split log-normal through these final
     quantiles, so it agrees with what p10/p90 show.
+
+    Two passes: the walk over the stretches only sums moments (parked in `out`), the second
+    loop does the ten-odd transcendental calls per stop. Apart, the walk keeps its
+    accumulators in registers (a call clobbers every float register): 7-9% faster on the
+    fleet bench than one fused loop, with the same results to the bit.
     """
     k_n = edges.shape[0] - 1
-    n_tod = vprof.shape[1]
+    n_tod = prof.shape[0]
     rho = prm[P_RHO]
     base2 = prm[P_BASE_SIGMA] * prm[P_BASE_SIGMA]
     decay = prm[P_LIVE_DECAY]
@@ -387,9 +396,9 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
             bstart = math.floor((clock0 + t1) / tb)
             bucket = int(bstart % n_tod)
             bnext = (bstart + 1.0) * tb
-        vp = vprof[i, bucket]
-        cv = cvprof[i, bucket]
-        rwf = wprof[i, bucket]
+        vp = prof[bucket, i, PR_V]
+        cv = prof[bucket, i, PR_CV]
+        rwf = prof[bucket, i, PR_W]
         xm = 0.5 * (a + b) - s0
         if xm >= xcut:
             fade = 0.0
@@ -419,63 +428,15 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
                 ds = 0.0
             tau = ds * pace
             sp = cv * tau
-            drive = tm + tau
-            mu = drive + dsum
-            var = (1.0 - rho) * (acc_a + sp * sp) + rho * (acc_b + sp) * (acc_b + sp) + dvar + base2
             rem = sk - s0
             if rem < 0.0:
                 rem = 0.0
+            # first pass: the moments only, parked in the output rows (no calls in this loop, so
+            # its accumulators stay in registers); the second pass turns them into quantiles
+            out[O_P10, j] = tm + tau + dsum
+            out[O_P50, j] = tm + tau
+            out[O_P90, j] = (1.0 - rho) * (acc_a + sp * sp) + rho * (acc_b + sp) * (acc_b + sp) + dvar + base2
             out[O_REM, j] = lead_m + rem
-            if mu < 1e-6:
-                out[O_P10, j] = t0
-                out[O_P50, j] = t0
-                out[O_P90, j] = t0
-                out[O_PLATE, j] = 0.0 if win_end[k] > t0 else 1.0
-            else:
-                inv_mu = 1.0 / mu                       # (divisions are the slow part: one per stop)
-                s2 = math.log(1.0 + var * inv_mu * inv_mu)
-                sd = math.sqrt(s2)
-                s_up = sd * tup
-                # log offsets of p50 / p90 / p10 from the travel model's median
-                mid = 0.0
-                hi = Z90 * s_up
-                n_ev = u_rate * drive
-                if n_ev > 0.0:
-                    if n_ev > 1.0:
-                        n_ev = 1.0
-                    g = math.log(1.0 + u_delay * inv_mu)
-                    mid = min(n_ev * g, n_ev * (0.5 / PDF_0) * s_up)
-                    c90 = 0.5 * math.erfc((Z90 - g / s_up) * INV_SQRT2)
-                    hi += n_ev * (c90 - 0.1) * (1.0 / PDF_Z90) * s_up
-                med = mu * math.exp(mid - mshift * s2)
-                tdn = tdn0
-                if med < near_cut:                  # beyond, the widening is below 1e-8: skip the exp
-                    tdn += tdn_near * math.exp(-med * inv_t_near)
-                lo = (n_ev * (0.1 / PDF_Z90) - Z90) * sd * tdn
-                while kc > 0 and med < CAL_K[kc]:
-                    kc -= 1
-                while kc < N_CAL - 2 and med >= CAL_K[kc + 1]:
-                    kc += 1
-                w = (med - CAL_K[kc]) * CAL_INV_W[kc]
-                if w < 0.0:
-                    w = 0.0
-                elif w > 1.0:
-                    w = 1.0
-                cu = prm[P_CAL_UP0 + kc] + w * (prm[P_CAL_UP0 + kc + 1] - prm[P_CAL_UP0 + kc])
-                cd = prm[P_CAL_DN0 + kc] + w * (prm[P_CAL_DN0 + kc + 1] - prm[P_CAL_DN0 + kc])
-                up = (hi - mid) * cu        # log distance of p90 above p50 ...
-                dn = (mid - lo) * cd        # ... and of p10 below it
-                out[O_P10, j] = t0 + med * math.exp(-dn)
-                out[O_P50, j] = t0 + med
-                out[O_P90, j] = t0 + med * math.exp(up)
-                wl = win_end[k] - t0
-                if wl <= 0.0:
-                    out[O_PLATE, j] = 1.0
-                else:
-                    # z of the window end on the side of the median it falls
-                    zz = math.log(wl / med)
-                    zz = zz * Z90 / (up if zz > 0.0 else dn)
-                    out[O_PLATE, j] = 0.5 * math.erfc(zz * INV_SQRT2)
             dsum += dwell_mu[k]
             dvar += dwell_var[k]
             j += 1
@@ -486,11 +447,66 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
         tm += tau
         acc_a += sg * sg
         acc_b += sg
-        t1 += (b - a) / vprof[i, b0]
+        t1 += (b - a) / prof[b0, i, PR_V]
         a = b
         i += 1
         if i >= k_n:
             i = k_n - 1
+    for j in range(n_rem):
+        mu = out[O_P10, j]
+        drive = out[O_P50, j]
+        var = out[O_P90, j]
+        k = rem_idx[j]
+        if mu < 1e-6:
+            out[O_P10, j] = t0
+            out[O_P50, j] = t0
+            out[O_P90, j] = t0
+            out[O_PLATE, j] = 0.0 if win_end[k] > t0 else 1.0
+            continue
+        inv_mu = 1.0 / mu                       # (divisions are the slow part: one per stop)
+        s2 = math.log(1.0 + var * inv_mu * inv_mu)
+        sd = math.sqrt(s2)
+        s_up = sd * tup
+        # log offsets of p50 / p90 / p10 from the travel model's median
+        mid = 0.0
+        hi = Z90 * s_up
+        n_ev = u_rate * drive
+        if n_ev > 0.0:
+            if n_ev > 1.0:
+                n_ev = 1.0
+            g = math.log(1.0 + u_delay * inv_mu)
+            mid = min(n_ev * g, n_ev * (0.5 / PDF_0) * s_up)
+            c90 = 0.5 * math.erfc((Z90 - g / s_up) * INV_SQRT2)
+            hi += n_ev * (c90 - 0.1) * (1.0 / PDF_Z90) * s_up
+        med = mu * math.exp(mid - mshift * s2)
+        tdn = tdn0
+        if med < near_cut:                  # beyond, the widening is below 1e-8: skip the exp
+            tdn += tdn_near * math.exp(-med * inv_t_near)
+        lo = (n_ev * (0.1 / PDF_Z90) - Z90) * sd * tdn
+        while kc > 0 and med < CAL_K[kc]:
+            kc -= 1
+        while kc < N_CAL - 2 and med >= CAL_K[kc + 1]:
+            kc += 1
+        w = (med - CAL_K[kc]) * CAL_INV_W[kc]
+        if w < 0.0:
+            w = 0.0
+        elif w > 1.0:
+            w = 1.0
+        cu = prm[P_CAL_UP0 + kc] + w * (prm[P_CAL_UP0 + kc + 1] - prm[P_CAL_UP0 + kc])
+        cd = prm[P_CAL_DN0 + kc] + w * (prm[P_CAL_DN0 + kc + 1] - prm[P_CAL_DN0 + kc])
+        up = (hi - mid) * cu        # log distance of p90 above p50 ...
+        dn = (mid - lo) * cd        # ... and of p10 below it
+        out[O_P10, j] = t0 + med * math.exp(-dn)
+        out[O_P50, j] = t0 + med
+        out[O_P90, j] = t0 + med * math.exp(up)
+        wl = win_end[k] - t0
+        if wl <= 0.0:
+            out[O_PLATE, j] = 1.0
+        else:
+            # z of the window end on the side of the median it falls
+            zz = math.log(wl / med)
+            zz = zz * Z90 / (up if zz > 0.0 else dn)
+            out[O_PLATE, j] = 0.5 * math.erfc(zz * INV_SQRT2)
 
 
 @njit(cache=True)
@@ -520,7 +536,7 @@ def knot_crossings(out, t, lvl, n, crossed):
 
 
 @njit(cache=True)
-def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y, dwell_mu, dwell_var,
+def update_one(px, py, cum, edges, prof, stop_s, stop_x, stop_y, dwell_mu, dwell_var,
                win_end, rem_idx, n_rem, prev_s, st, t, x, y, speed, sigma, dwelling,
                dw0_mu, dw0_var, prm, out):
     """One fix for one truck: filter step, then the ETA of every remaining stop.
@@ -534,7 +550,7 @@ def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y,
     if lo_b < 0.0:
         lo_b = 0.0
     if x == x:
-        step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, total, dwelling, prm)
+        step(px, py, cum, edges, prof, st, t, x, y, speed, sigma, lo_b, total, dwelling, prm)
     # a stale fix (older than the filter) was ignored: predict as of the filter's time
     t_now = t if t > st[S_T] else st[S_T]
     if n_rem == 0:
@@ -564,18 +580,18 @@ def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y,
         q_mu, q_var = _stuck.delay(st[S_STUCK], prm)
         dw0_mu = dw0_mu + q_mu
         dw0_var = dw0_var + q_var
-    eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
+    eta(edges, prof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
         t_now, s0, lead_m, lead_v, st[S_RATIO], st[S_RATIO_FAR], dw0_mu, dw0_var, prm, out)
 
 
 @njit(cache=True, parallel=True)
-def update_fleet(veh_route, vm_off, p_off, e_off, k_off, m_off, px, py, cum, edges, vprof, cvprof,
-                 wprof, stop_s, stop_x, stop_y, dwell_mu, dwell_var, win_end, done, rem_buf, states,
-                 t, x, y, speed, sigma, dwelling, dw_mu, dw_var, prm, out):
+def update_fleet(veh_route, vm_off, p_off, e_off, k_off, m_off, px, py, cum, edges, prof, stop_s,
+                 stop_x, stop_y, dwell_mu, dwell_var, win_end, done, rem_buf, states, t, x, y, speed, sigma, dwelling, dw_mu, dw_var, prm, out):
     """Many trucks, one fix each, in parallel: the same `update_one` over CSR-packed routes.
 
     Route r's polyline is points p_off[r]:p_off[r+1], its stretch edges e_off[r]:e_off[r+1],
-    profile rows k_off[r]:k_off[r+1], stops m_off[r]:m_off[r+1]. Vehicle v drives route
+    profile stretches k_off[r]:k_off[r+1] (`prof[:, k_off[r]:k_off[r+1]]`), stops
+    m_off[r]:m_off[r+1]. Vehicle v drives route
     veh_route[v]; its per-stop arrays (`done`, `rem_buf`, `out` columns) start at vm_off[v].
     Trucks may share a route without copying it. dwelling[v] = 1 while truck v serves a
     stop, with dw_mu/dw_var its remaining service time (mean, variance).
@@ -598,8 +614,7 @@ def update_fleet(veh_route, vm_off, p_off, e_off, k_off, m_off, px, py, cum, edg
             elif cnt == 0:
                 prev_s = stop_s[m0 + j]
         update_one(px[p0:p1], py[p0:p1], cum[p0:p1], edges[e_off[r]:e_off[r + 1]],
-                   vprof[k_off[r]:k_off[r + 1]], cvprof[k_off[r]:k_off[r + 1]],
-                   wprof[k_off[r]:k_off[r + 1]],
+                   prof[:, k_off[r]:k_off[r + 1]],
                    stop_s[m0:m1], stop_x[m0:m1], stop_y[m0:m1],
                    dwell_mu[m0:m1], dwell_var[m0:m1], win_end[m0:m1], rem_buf[q0:q0 + nm], cnt,
                    prev_s, states[v], t[v], x[v], y[v], speed[v], sigma[v], dwelling[v],

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from ._kernels import (N_OUT, O_P10, O_P50, O_P90, O_PLATE, O_REM, S_DIST, S_GO_SINCE, S_INIT, S_MX, S_MY,
-                       S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO, S_RATIO_FAR, S_REJ, S_S, S_STILL_SINCE,
+from ._kernels import (N_OUT, O_P10, O_P50, O_P90, O_PLATE, O_REM, PR_CV, PR_V, PR_W, S_DIST, S_GO_SINCE,
+                       S_INIT, S_MX, S_MY, S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO, S_RATIO_FAR, S_REJ, S_S, S_STILL_SINCE,
                        S_STUCK, S_T, S_V, STILL_S, STILL_V, Z90, FADE_CUTOFF)
 from ._params import (CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0, P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
@@ -57,7 +57,7 @@ def stretch_of(edges: np.ndarray, s: float) -> int:
     return int(np.clip(np.searchsorted(edges, s, side="right") - 1, 0, len(edges) - 2))
 
 
-def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwelling, prm) -> None:
+def step(px, py, cum, edges, prof, st, t, x, y, speed, sigma, lo_b, hi_b, dwelling, prm) -> None:
     """Same contract as `_kernels.step` (mutates st), matrix-form Kalman filter."""
     sig2 = sigma * sigma
     total = cum[-1]
@@ -138,7 +138,7 @@ def step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, hi_b, dwell
     xs[0] = min(max(xs[0], 0.0), total)
     st[[S_S, S_V, S_P00, S_P01, S_P11, S_T, S_DIST, S_MX, S_MY]] = \
         [xs[0], xs[1], P[0, 0], P[0, 1], P[1, 1], t, d, qx, qy]
-    vp = vprof[stretch_of(edges, xs[0]), tod_bucket(t, prm)]
+    vp = prof[tod_bucket(t, prm), stretch_of(edges, xs[0]), PR_V]
     stuck_clock(st, t, dt, xs[1] / vp, dwelling, prm)
     if dwelling == 0:
         st[S_STILL_SINCE] = (t if st[S_STILL_SINCE] < 0.0 else st[S_STILL_SINCE]) if xs[1] < STILL_V else -1.0
@@ -202,9 +202,10 @@ def unforeseen_offsets(drive_s, mean_s, s_up, prm) -> tuple[np.ndarray, np.ndarr
     return n, mid, hi
 
 
-def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, t0, s0, lead_m,
+def eta(edges, prof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, t0, s0, lead_m,
         lead_v, ratio, ratio_far, dw0_mu, dw0_var, prm) -> np.ndarray:
     """(N_OUT, len(rem_idx)) arrival distribution, from cumulative sums over the stretches."""
+    vprof, cvprof, wprof = (prof[:, :, c].T for c in (PR_V, PR_CV, PR_W))   # (stretch, hour)
     n_k = len(edges) - 1
     i0 = stretch_of(edges, s0)
     idx = np.arange(i0, n_k)
@@ -274,14 +275,14 @@ def eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem_i
     return out
 
 
-def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y, dwell_mu, dwell_var,
+def update_one(px, py, cum, edges, prof, stop_s, stop_x, stop_y, dwell_mu, dwell_var,
                win_end, rem_idx, n_rem, prev_s, st, t, x, y, speed, sigma, dwelling, dw0_mu,
                dw0_var, prm, out) -> None:
     """Same contract as `_kernels.update_one`."""
     total = cum[-1]
     lo_b = max(prev_s - 150.0, 0.0)
     if x == x:
-        step(px, py, cum, edges, vprof, st, t, x, y, speed, sigma, lo_b, total, dwelling, prm)
+        step(px, py, cum, edges, prof, st, t, x, y, speed, sigma, lo_b, total, dwelling, prm)
     t_now = max(t, st[S_T])
     if n_rem == 0:
         return
@@ -300,5 +301,5 @@ def update_one(px, py, cum, edges, vprof, cvprof, wprof, stop_s, stop_x, stop_y,
     if dwelling == 0:
         q_mu, q_var = stuck_delay(st[S_STUCK], prm)
         dw0_mu, dw0_var = dw0_mu + q_mu, dw0_var + q_var
-    out[:, :n_rem] = eta(edges, vprof, cvprof, wprof, stop_s, dwell_mu, dwell_var, win_end, rem, t_now,
+    out[:, :n_rem] = eta(edges, prof, stop_s, dwell_mu, dwell_var, win_end, rem, t_now,
                          s0, lead_m, lead_v, st[S_RATIO], st[S_RATIO_FAR], dw0_mu, dw0_var, prm)

@@ -22,9 +22,9 @@ def _random_case(seed):
                        step_m=float(rng.uniform(8, 40)))
     est = Estimator(route)
     # a profile that varies by stretch and hour, so bucket choice and blending are exercised
-    est.vprof = rng.uniform(3.0, 20.0, size=est.vprof.shape)
-    est.cvprof = rng.uniform(0.1, 0.5, size=est.cvprof.shape)
-    est.wprof = rng.uniform(0.2, 0.9, size=est.wprof.shape)
+    est.vprof[:] = rng.uniform(3.0, 20.0, size=est.vprof.shape)
+    est.cvprof[:] = rng.uniform(0.1, 0.5, size=est.cvprof.shape)
+    est.wprof[:] = rng.uniform(0.2, 0.9, size=est.wprof.shape)
     est.dwell_mu = rng.uniform(30.0, 600.0, size=len(route.stops))
     est.dwell_var = (0.4 * est.dwell_mu) ** 2
     return rng, route, est
@@ -87,7 +87,7 @@ def _compare_with_reference(seed, calibrated):
         rem = np.arange(first, n_stops, dtype=np.int64)
         prev_s = float(m.stop_s[first - 1]) if first else 0.0
         dw = (float(rng.uniform(0, 300)), float(rng.uniform(0, 1e4))) if dwelling else (0.0, 0.0)
-        args = (m.px, m.py, m.cum, m.edges, est.vprof, est.cvprof, est.wprof, m.stop_s, m.stop_x, m.stop_y,
+        args = (m.px, m.py, m.cum, m.edges, est.prof, m.stop_s, m.stop_x, m.stop_y,
                 est.dwell_mu, est.dwell_var, win_end, rem, len(rem), prev_s)
         K.update_one(*args, st_k, t, x, y, speed, sigma, dwelling, dw[0], dw[1], prm, out_k)
         R.update_one(*args, st_r, t, x, y, speed, sigma, dwelling, dw[0], dw[1], prm, out_r)

@@ -19,7 +19,8 @@ def _eta(stop_s, win_end, impl=K, **params):
     stop_s = np.asarray(stop_s, dtype=float)
     edges = np.arange(0.0, stop_s[-1] + 250.0, 250.0)
     k = len(edges) - 1
-    prof = np.full((k, 24), SPEED), np.full((k, 24), CV), np.full((k, 24), 0.5)
+    prof = np.empty((24, k, K.N_PROF))
+    prof[..., K.PR_V], prof[..., K.PR_CV], prof[..., K.PR_W] = SPEED, CV, 0.5
     n = len(stop_s)
     zeros = np.zeros(n)
     rem = np.arange(n, dtype=np.int64)
@@ -27,9 +28,9 @@ def _eta(stop_s, win_end, impl=K, **params):
     prm = EstimatorParams(**params).as_array()
     if impl is K:
         out = np.zeros((K.N_OUT, n))
-        K.eta(edges, *prof, stop_s, zeros, zeros, wend, rem, n, 0.0, 0.0, 0.0, 8.0, 1.0, 1.0, 0.0, 0.0, prm, out)
+        K.eta(edges, prof, stop_s, zeros, zeros, wend, rem, n, 0.0, 0.0, 0.0, 8.0, 1.0, 1.0, 0.0, 0.0, prm, out)
     else:
-        out = R.eta(edges, *prof, stop_s, zeros, zeros, wend, rem, 0.0, 0.0, 0.0, 8.0, 1.0, 1.0, 0.0, 0.0, prm)
+        out = R.eta(edges, prof, stop_s, zeros, zeros, wend, rem, 0.0, 0.0, 0.0, 8.0, 1.0, 1.0, 0.0, 0.0, prm)
     return out
 
 
