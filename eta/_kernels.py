@@ -392,6 +392,7 @@ def eta(edges, prof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
     a_prev = a
     step = -1.0
     step_f = 0.0
+    nsk = stop_s[rem_idx[0]] if n_rem > 0 else math.inf    # chainage of the next stop to place
     while j < n_rem:
         b = edges[i + 1]
         if i == k_n - 1:
@@ -416,17 +417,14 @@ def eta(edges, prof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
             fade *= step_f
         a_prev = a
         f = (1.0 - fade) * (1.0 + rwf * (ratio_far - 1.0)) + fade * (1.0 + rw * (ratio - 1.0))
-        if f < 1.0:
-            cv = cv * (1.0 + slow_gain * (1.0 - f))
+        cv = cv * (1.0 + slow_gain * max(1.0 - f, 0.0))
         v = vp * f
         if v < vfloor:
             v = vfloor
         pace = 1.0 / v
-        while j < n_rem:
+        while not nsk > b:          # (not <=: as before, a NaN chainage is placed, never looped on)
             k = rem_idx[j]
-            sk = stop_s[k]
-            if sk > b:
-                break
+            sk = nsk
             ds = sk - a
             if ds < 0.0:
                 ds = 0.0
@@ -444,6 +442,7 @@ def eta(edges, prof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
             dsum += dwell_mu[k]
             dvar += dwell_var[k]
             j += 1
+            nsk = stop_s[rem_idx[j]] if j < n_rem else math.inf
         tau = (b - a) * pace
         if tau < 0.0:
             tau = 0.0
