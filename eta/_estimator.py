@@ -170,6 +170,7 @@ class Estimator:
         self._kx, self._ky = m.proj.kx, m.proj.ky
         self._lat0, self._lon0 = m.proj.lat0, m.proj.lon0
         self._stretch_m = p.stretch_m
+        self._last_stretch = m.n_stretches - 1
         self._cur_stretch = -1
         self._stretch_t0 = 0.0
         self._stretch_clean = False
@@ -263,24 +264,24 @@ class Estimator:
         K.update_one(m.px, m.py, m.cum, m.edges, self.prof, m.stop_s, m.stop_x, m.stop_y, self.dwell_mu,
                      self.dwell_var, self._win_end, self._rem_idx, n, self._prev_s, st, t, x, y, speed, sigma,
                      dw_flag, dw_mu, dw_var, self._prm, self._out)
-        s = st[K.S_S]
-        fresh = t >= st[K.S_T]
-        if x == x and fresh:
-            self._learn(s, t, dw_flag)
+        sl = st.tolist()     # one conversion: reading a dozen NumPy scalars cost ~1 us
+        s = sl[K.S_S]
+        t_f = sl[K.S_T]
+        off = sl[K.S_OFF] != 0.0
+        if x == x and t >= t_f:
+            self._learn(s, t, dw_flag, off)
             if self.history is not None:
                 if n:
                     self._track_calib(t, n)
                 if t - self._live_noted >= LIVE_NOTE_S:
                     self._live_noted = t
-                    self.history.set_live(t, float(st[K.S_RATIO]), float(st[K.S_RATIO_FAR]))
-        t = max(t, st[K.S_T])
-        if x != x:
-            if st[K.S_OFF] == 0.0:
-                s = min(s + st[K.S_V] * (t - st[K.S_T]), m.length)
+                    self.history.set_live(t, sl[K.S_RATIO], sl[K.S_RATIO_FAR])
+        t = max(t, t_f)
+        if x != x and not off:
+            s = min(s + sl[K.S_V] * (t - t_f), m.length)
         stops = StopEtas(key, self._out[:, :n].copy())
-        off = st[K.S_OFF] != 0.0
-        return Estimate(t, s, st[K.S_V], self._lat0 + st[K.S_MY] / self._ky,
-                        self._lon0 + st[K.S_MX] / self._kx, st[K.S_DIST], off, stops)
+        return Estimate(t, s, sl[K.S_V], self._lat0 + sl[K.S_MY] / self._ky,
+                        self._lon0 + sl[K.S_MX] / self._kx, sl[K.S_DIST], off, stops)
 
     def _set_remaining(self, key: tuple) -> None:
         idx = [self._ids[i] for i in key]
@@ -435,7 +436,7 @@ class Estimator:
         return pace
 
     # -- travel learning ----------------------------------------------------------------
-    def _learn(self, s: float, t: float, dwelling: int) -> None:
+    def _learn(self, s: float, t: float, dwelling: int, off: bool) -> None:
         """Record each stretch crossed on route: its length over the time it took, minus the
         time spent serving a stop inside it (travel history must not learn dwell as traffic),
         within `learn_clamp` spreads of what the profile expected (a robust, Huber-like mean:
@@ -443,9 +444,9 @@ class Estimator:
         if dwelling and self._last_fix_t is not None:
             self._dwell_acc += t - self._last_fix_t
         self._last_fix_t = t
-        i = min(int(s // self._stretch_m), self.model.n_stretches - 1)
+        i = min(int(s // self._stretch_m), self._last_stretch)
         if i == self._cur_stretch:
-            if self._state[K.S_OFF] != 0.0:
+            if off:
                 self._stretch_clean = False
             return
         if i == self._cur_stretch + 1 and self._stretch_clean and self.history is not None:
@@ -466,4 +467,4 @@ class Estimator:
         self._cur_stretch = i
         self._stretch_t0 = t
         self._dwell_acc = 0.0
-        self._stretch_clean = entered and self._state[K.S_OFF] == 0.0
+        self._stretch_clean = entered and not off

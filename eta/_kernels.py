@@ -36,7 +36,9 @@ PDF_Z90 = 0.17549833193248685  # standard normal density at Z90
 PDF_0 = 0.3989422804014327     # ... and at 0
 INV_SQRT2 = 0.7071067811865476
 STILL_V, STILL_S = 0.5, 90.0  # m/s, s: standing longer than a red light
-FADE_CUTOFF = 20.0  # exp(-x) for x beyond this is taken as 0 (live ratio fade, early-tail widening)
+FADE_CUTOFF = 20.0  # exp(-x) for x beyond this is taken as 0 (live ratio fade: 2e-9)
+NEAR_CUTOFF = 12.0  # ... and for the early-tail widening (6e-6 of `tail_down_near`: under 0.01 s on a
+                    # p10 two hours out, and the exp skipped for every stop farther than that)
 CAL_K = np.array(CAL_KNOTS_S)                   # calibration knots (s to arrival) ...
 CAL_INV_W = 1.0 / (CAL_K[1:] - CAL_K[:-1])      # ... and 1 / the width between them
 
@@ -357,7 +359,7 @@ def eta(edges, prof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
     tdn0 = prm[P_TAIL_DOWN]
     tdn_near = prm[P_TAIL_DOWN_NEAR]
     inv_t_near = 1.0 / prm[P_TAIL_NEAR_S]
-    near_cut = FADE_CUTOFF * prm[P_TAIL_NEAR_S]
+    near_cut = NEAR_CUTOFF * prm[P_TAIL_NEAR_S]
     mshift = prm[P_MEDIAN_SHIFT]
     slow_gain = prm[P_SLOW_CV_GAIN]
     u_rate = prm[P_UNFORESEEN_RATE]
@@ -491,7 +493,7 @@ def eta(edges, prof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, n_rem,
         if med < 0.0:
             continue
         tdn = tdn0
-        if med < near_cut:                  # beyond, the widening is below 1e-8: skip the exp
+        if med < near_cut:                  # beyond, the widening is nothing: skip the exp
             tdn += tdn_near * math.exp(-med * inv_t_near)
         mid = out[O_P10, j]
         lo = out[O_P90, j] * tdn

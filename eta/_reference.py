@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from ._kernels import (FADE_CUTOFF, N_OUT, O_P10, O_P50, O_P90, O_PLATE, O_REM, PR_CV, PR_V, PR_W, S_DIST,
-                       S_GO_SINCE, S_INIT, S_MX, S_MY, S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO,
-                       S_RATIO_FAR, S_REJ, S_S, S_STILL_SINCE, S_STUCK, S_T, S_V, STILL_S, STILL_V, Z90)
+from ._kernels import (FADE_CUTOFF, N_OUT, NEAR_CUTOFF, O_P10, O_P50, O_P90, O_PLATE, O_REM, PR_CV, PR_V,
+                       PR_W, S_DIST, S_GO_SINCE, S_INIT, S_MX, S_MY, S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11,
+                       S_RATIO, S_RATIO_FAR, S_REJ, S_S, S_STILL_SINCE, S_STUCK, S_T, S_V, STILL_S, STILL_V, Z90)
 from ._params import (CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0, P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
                       P_RATIO_FREEZE, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SLOW_CV_GAIN,
@@ -253,7 +253,7 @@ def eta(edges, prof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, t0, s0, lead
     n, mid, hi = unforeseen_offsets(drive, mus, s_up, prm)
     base = mus * np.exp(-prm[P_MEDIAN_SHIFT] * s2)
     med = base * np.exp(mid)
-    near = med < FADE_CUTOFF * prm[P_TAIL_NEAR_S]
+    near = med < NEAR_CUTOFF * prm[P_TAIL_NEAR_S]
     dn = prm[P_TAIL_DOWN] + np.where(near, prm[P_TAIL_DOWN_NEAR] * np.exp(-med / prm[P_TAIL_NEAR_S]), 0.0)
     lo = (-Z90 + n * 0.1 / _pdf(Z90)) * sd * dn     # a delay never makes a truck early: only the
                                                     # chance of none moves p10
