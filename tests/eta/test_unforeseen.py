@@ -111,3 +111,18 @@ def test_kernel_equals_reference_on_the_plain_route():
         k = _eta(stops, ends, K, unforeseen_rate_h=rate)
         r = _eta(stops, ends, R, unforeseen_rate_h=rate)
         np.testing.assert_allclose(k, r, rtol=1e-9, atol=1e-12)
+
+
+def test_a_stop_the_truck_is_at_with_no_service_left_is_now_and_its_neighbours_are_unaffected():
+    """No time left (the truck stands at the stop, nothing to serve): p10 = p50 = p90 = now and
+    P(late) is 0 or 1 by whether the window is still open. The kernel hands such a stop between
+    its per-stop stages as a marker; the stops after it must come out as if it were not there."""
+    for end in (600.0, -5.0):
+        k = _eta([0.0, 3000.0, 9000.0], [end, 1000.0, 2000.0], K)
+        r = _eta([0.0, 3000.0, 9000.0], [end, 1000.0, 2000.0], R)
+        assert k[[K.O_P10, K.O_P50, K.O_P90], 0].tolist() == [0.0, 0.0, 0.0]
+        assert k[K.O_PLATE, 0] == (0.0 if end > 0 else 1.0)
+        np.testing.assert_allclose(k, r, rtol=1e-9, atol=1e-12)
+        alone = _eta([3000.0, 9000.0], [1000.0, 2000.0], K)
+        np.testing.assert_allclose(k[:, 1:], alone, rtol=1e-12)
+        assert 250.0 < k[K.O_P50, 1] < k[K.O_P90, 1] and 0.0 < k[K.O_PLATE, 1] < 1.0   # 3 km at 10 m/s
