@@ -90,7 +90,7 @@ def build_profile(model: RouteModel, params: EstimatorParams, history: TravelHis
     prof[:, :, K.PR_V] = prior
     prof[:, :, K.PR_CV] = params.cv_stretch
     prof[:, :, K.PR_W] = params.live_weight_far_prior
-    vprof, cvprof, wprof = (prof[:, :, c].T for c in (K.PR_V, K.PR_CV, K.PR_W))   # views, (stretch, hour)
+    vprof, cvprof, wprof = K.by_stretch(prof)
     if history is not None and history.travel:
         w0, cv0 = params.prior_weight, params.cv_stretch
         for i, key in enumerate(keys):
@@ -203,17 +203,17 @@ class Estimator:
     @property
     def vprof(self) -> np.ndarray:
         """Expected speed per (stretch, hour): a writable view of `prof`."""
-        return self.prof[:, :, K.PR_V].T
+        return K.by_stretch(self.prof)[0]
 
     @property
     def cvprof(self) -> np.ndarray:
         """Travel-time cv per (stretch, hour): a view of `prof`."""
-        return self.prof[:, :, K.PR_CV].T
+        return K.by_stretch(self.prof)[1]
 
     @property
     def wprof(self) -> np.ndarray:
         """Far weight of the live ratio per (stretch, hour): a view of `prof`."""
-        return self.prof[:, :, K.PR_W].T
+        return K.by_stretch(self.prof)[2]
 
     @property
     def day(self) -> int:

@@ -43,6 +43,12 @@ CAL_K = np.array(CAL_KNOTS_S)                   # calibration knots (s to arriva
 CAL_INV_W = 1.0 / (CAL_K[1:] - CAL_K[:-1])      # ... and 1 / the width between them
 
 
+def by_stretch(prof: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Speed, cv and far weight as (stretch, hour) views of `prof`: how people (and the NumPy
+    reference) index a profile; writes go through to it."""
+    return prof[:, :, PR_V].T, prof[:, :, PR_CV].T, prof[:, :, PR_W].T
+
+
 def new_state() -> np.ndarray:
     st = np.zeros(N_STATE)
     st[S_RATIO] = 1.0

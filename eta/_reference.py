@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from ._kernels import (FADE_CUTOFF, N_OUT, NEAR_CUTOFF, O_P10, O_P50, O_P90, O_PLATE, O_REM, PR_CV, PR_V,
-                       PR_W, S_DIST, S_GO_SINCE, S_INIT, S_MX, S_MY, S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11,
-                       S_RATIO, S_RATIO_FAR, S_REJ, S_S, S_STILL_SINCE, S_STUCK, S_T, S_V, STILL_S, STILL_V, Z90)
+from ._kernels import (FADE_CUTOFF, N_OUT, NEAR_CUTOFF, O_P10, O_P50, O_P90, O_PLATE, O_REM, PR_V, S_DIST,
+                       S_GO_SINCE, S_INIT, S_MX, S_MY, S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO,
+                       S_RATIO_FAR, S_REJ, S_S, S_STILL_SINCE, S_STUCK, S_T, S_V, STILL_S, STILL_V, Z90, by_stretch)
 from ._params import (CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0, P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
                       P_RATIO_FREEZE, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SLOW_CV_GAIN,
@@ -205,7 +205,7 @@ def unforeseen_offsets(drive_s, mean_s, s_up, prm) -> tuple[np.ndarray, np.ndarr
 def eta(edges, prof, stop_s, dwell_mu, dwell_var, win_end, rem_idx, t0, s0, lead_m,
         lead_v, ratio, ratio_far, dw0_mu, dw0_var, prm) -> np.ndarray:
     """(N_OUT, len(rem_idx)) arrival distribution, from cumulative sums over the stretches."""
-    vprof, cvprof, wprof = (prof[:, :, c].T for c in (PR_V, PR_CV, PR_W))   # (stretch, hour)
+    vprof, cvprof, wprof = by_stretch(prof)
     n_k = len(edges) - 1
     i0 = stretch_of(edges, s0)
     idx = np.arange(i0, n_k)
