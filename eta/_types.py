@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from itertools import repeat
 from typing import NamedTuple, overload
 
@@ -81,9 +80,12 @@ class StopEtas(Sequence[StopEta]):
         return f"StopEtas({self._tuple()!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class Estimate:
-    """The tracker's belief after one fix."""
+class Estimate(NamedTuple):
+    """The tracker's belief after one fix.
+
+    A NamedTuple for the reason `StopEta` is one: built on every fix, and a frozen dataclass
+    took 1.3 us of a ~25 us update to build (a NamedTuple ~0.3 us).
+    """
 
     t: float               # fix time, POSIX seconds
     chainage: float        # metres along the route geometry (filtered)
