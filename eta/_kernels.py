@@ -60,13 +60,67 @@ def new_state() -> np.ndarray:
 
 
 @njit(cache=True)
+def _before(v, x, right):
+    return v <= x if right else v < x
+
+
+@njit(cache=True)
+def search_from(a, x, h, right):
+    """`np.searchsorted(a, x, "right" if right else "left")` on sorted `a` (no NaN in it),
+    started at index `h`: a gallop from there, then bisection. Why: a truck is matched near
+    where it was, and a bisection from scratch over a route's chainage reads a dozen cache
+    lines far apart, each a miss when a depot's routes do not fit in the cache."""
+    n = a.shape[0]
+    if x != x:
+        return n                                # NaN sorts last
+    if n == 0:
+        return 0
+    if h < 0:
+        h = 0
+    elif h > n - 1:
+        h = n - 1
+    if _before(a[h], x, right):                 # the answer is in (h, n]
+        lo = h
+        hi = h + 1
+        step = 1
+        while hi < n and _before(a[hi], x, right):
+            lo = hi
+            step *= 2
+            hi = lo + step
+        if hi > n:
+            hi = n
+    else:                                       # ... in [0, h]
+        hi = h
+        lo = h - 1
+        step = 1
+        while lo >= 0 and not _before(a[lo], x, right):
+            hi = lo
+            step *= 2
+            lo = hi - step
+        if lo < -1:
+            lo = -1
+    while hi - lo > 1:                          # a[lo] before x (or lo = -1), a[hi] not (or hi = n)
+        mid = (lo + hi) // 2
+        if _before(a[mid], x, right):
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+@njit(cache=True)
 def seg_range(cum, lo, hi):
-    """Segments [i0, i1) whose chainage span meets [lo, hi]."""
+    """Segments [i0, i1) whose chainage span meets [lo, hi]. The search starts where `lo` would
+    be if the points were evenly spaced (densified geometry nearly is)."""
     n = cum.shape[0]
-    i0 = np.searchsorted(cum, lo, side="right") - 1
+    total = cum[n - 1]
+    g = 0
+    if total > 0.0 and lo > 0.0:
+        g = int(min(lo / total, 1.0) * (n - 1))
+    i0 = search_from(cum, lo, g, True) - 1
     if i0 < 0:
         i0 = 0
-    i1 = np.searchsorted(cum, hi, side="left") + 1
+    i1 = search_from(cum, hi, i0, False) + 1
     if i1 > n - 1:
         i1 = n - 1
     if i1 <= i0:
