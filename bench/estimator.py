@@ -11,6 +11,10 @@ pure Python, and cold/warm start.
 - fleet: `FleetEstimator.update` for 10,000 trucks (100 distinct 30 km / 25-stop routes),
   numba limited to 1 thread ("one core"), and with all threads: the median round of 10, the
   median of 5 passes over the same rounds (as for latency: a busy second lands in one pass).
+  Then the same 10,000 trucks on 1,000 routes (ten each), one thread: a delivery depot's
+  trucks rarely share a route, and ten times the route data no longer fits in a cache.
+  (On this shared machine the two rows are often minutes apart in its fast and slow phases:
+  compare them over several runs.)
 - both drive on the routes' own day, so each stop's P(late) is computed, not the cheap
   branch for a window already over.
 - ratios: the per-truck kernel `update_one` vs the NumPy reference (`_reference.update_one`)
@@ -123,12 +127,15 @@ def bench_latency(quick: bool, passes: int = 5) -> dict:
     return out
 
 
-def bench_fleet(quick: bool, passes: int = 5) -> dict:
+def bench_fleet(quick: bool, distinct: bool = False, passes: int = 5) -> dict:
+    """`distinct`: ten times as many routes, ten trucks each, one thread only (see the module doc)."""
     import numba
 
     from forewarn.eta import FleetEstimator, FleetFixes
     from forewarn.eta._scenarios import make_route
     n_routes, n_veh, rounds = (20, 2000, 5) if quick else (100, 10_000, 10)
+    if distinct:
+        n_routes *= 10
     routes = [make_route(100 + r, length_m=30_000.0, n_stops=25, step_m=15.0) for r in range(n_routes)]
     fleet = FleetEstimator(routes, vehicle_routes=[v % n_routes for v in range(n_veh)])
     rng = np.random.default_rng(1)
@@ -151,7 +158,7 @@ def bench_fleet(quick: bool, passes: int = 5) -> dict:
             y[sel] = np.interp(s, m.cum, m.py) + rng.normal(0, 4, size=sel.sum())
         fixes.append(FleetFixes(t, x, y, np.full(n_veh, 10.0), np.full(n_veh, 4.0)))
     st0 = fleet.states.copy()
-    for threads in sorted({1, base_threads}):
+    for threads in [1] if distinct else sorted({1, base_threads}):
         numba.set_num_threads(threads)
         meds = []
         for _ in range(passes):          # the same drive again from the same states
@@ -254,6 +261,7 @@ def main() -> int:
     lat = bench_latency(args.quick)
     ratios = bench_ratios(args.quick)
     fleet = bench_fleet(args.quick)
+    fleet_distinct = bench_fleet(args.quick, distinct=True)
     elapsed = time.perf_counter() - t_all
 
     print(f"Estimator speed ({'quick' if args.quick else 'full'}; {elapsed:.1f} s; {os.cpu_count()} CPUs shared)")
@@ -269,6 +277,10 @@ def main() -> int:
     lo, hi = t1["updates_per_s_range"]
     print(f"{'fleet %d trucks, 1 thread: updates/s (%d passes, %.0fk-%.0fk)' % (fleet['vehicles'], fleet['passes'], lo / 1e3, hi / 1e3):<58} "
           f"{t1['updates_per_s']:>12,.0f} {'>= 200,000':>12}")
+    d1 = fleet_distinct["threads_1"]
+    lo, hi = d1["updates_per_s_range"]
+    print(f"{'  on %d routes (%d trucks each), 1 thread (%.0fk-%.0fk)' % (fleet_distinct['routes'], fleet_distinct['vehicles'] // fleet_distinct['routes'], lo / 1e3, hi / 1e3):<58} "
+          f"{d1['updates_per_s']:>12,.0f}")
     tn = fleet.get(f"threads_{fleet['threads_available']}")
     if tn is not t1:
         print(f"{'fleet, %d threads: updates/s' % fleet['threads_available']:<58} {tn['updates_per_s']:>12,.0f}")
@@ -279,7 +291,7 @@ def main() -> int:
     print(f"{'warm start: import + warm_kernels, filled cache (s)':<58} {start['warm']['total_s']:>12.2f} {'<= 1':>12}")
     print(f"{'  of which warm_kernels() alone (s)':<58} {start['warm']['warm_kernels_s']:>12.2f}")
     print(json.dumps({"bench": "estimator", "quick": args.quick, "seconds": round(elapsed, 1), "latency": lat,
-                      "fleet": fleet, "ratios": ratios, "start": start}))
+                      "fleet": fleet, "fleet_distinct_routes": fleet_distinct, "ratios": ratios, "start": start}))
     return 0
 
 
