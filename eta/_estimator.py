@@ -458,8 +458,8 @@ class Estimator:
                 v = length / dt
                 c = self.params.learn_clamp
                 if c > 0.0:    # one jam or crash is not what this stretch is like (see learn_clamp)
-                    cv = float(self.cvprof[j, tod])
-                    ref = math.log(float(self.vprof[j, tod])) + 0.5 * cv * cv   # the profile's log-mean
+                    cv = float(self.prof[tod, j, K.PR_CV])
+                    ref = math.log(float(self.prof[tod, j, K.PR_V])) + 0.5 * cv * cv   # the profile's log-mean
                     w = c * max(cv, self.params.cv_stretch)   # a steady street still has its red lights
                     v = math.exp(min(max(math.log(v), ref - w), ref + w))
                 self.history.add_travel(self._stretch_keys[j], tod, v)
