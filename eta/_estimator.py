@@ -284,18 +284,37 @@ class Estimator:
                         self._lon0 + sl[K.S_MX] / self._kx, sl[K.S_DIST], off, stops)
 
     def _set_remaining(self, key: tuple) -> None:
-        idx = [self._ids[i] for i in key]
-        if any(b <= a for a, b in zip(idx, idx[1:])):
-            raise ValueError("remaining stops must be given in route order, without repeats")
+        """Point the per-stop arrays at a new list of remaining stops.
+
+        Fast path for the usual change, the first stops leaving the plan (served or skipped in
+        order): the arrays shift in place (~4 us at 150 stops) where rebuilding them from the
+        ids took ~55 us, the slowest fix of a drive but for a stop's own arrival.
+        """
+        old, n = self._rem_key, self._rem_n
+        d = n - len(key)
+        if d > 0 and key == old[d:]:
+            gone: Iterable[str] = old[:d]
+            self._cal_lvl[self._rem_idx[:d]] = self._cal_rem[:d]
+            self._rem_idx[:n - d] = self._rem_idx[d:n]       # overlapping slices: NumPy copies safely
+            self._cal_rem[:n - d] = self._cal_rem[d:n]
+        else:
+            try:
+                idx = [self._ids[i] for i in key]
+            except KeyError as e:
+                raise ValueError(f"remaining stop {e.args[0]!r} is not a stop of route "
+                                 f"{self.route.route_id!r}") from None
+            if any(b <= a for a, b in zip(idx, idx[1:])):
+                raise ValueError("remaining stops must be given in route order, without repeats")
+            gone = set(old) - set(key)
+            self._cal_lvl[self._rem_idx[:n]] = self._cal_rem[:n]
+            self._cal_rem[:len(idx)] = self._cal_lvl[idx]
+            self._rem_idx[:len(idx)] = idx
         if self.history is not None:     # left the plan without an arrival: nothing to score
-            for gone in set(self._rem_key) - set(key):
-                self.history.drop(self._cal_route, gone)
-        self._cal_lvl[self._rem_idx[:self._rem_n]] = self._cal_rem[:self._rem_n]
-        self._cal_rem[:len(idx)] = self._cal_lvl[idx]
-        self._rem_idx[:len(idx)] = idx
-        self._rem_n = len(idx)
+            for sid in gone:
+                self.history.drop(self._cal_route, sid)
+        self._rem_n = len(key)
         self._rem_key = key
-        first = idx[0] if idx else len(self.route.stops)
+        first = int(self._rem_idx[0]) if key else len(self.route.stops)
         self._prev_s = float(self.model.stop_s[first - 1]) if first > 0 else 0.0
 
     # -- dwell --------------------------------------------------------------------------

@@ -189,10 +189,40 @@ def test_one_hour_at_one_stop_does_not_rewrite_the_afternoon():
     assert all(steady.dwell_mu[7:] > before[7:] * 1.5)
 
 
-def test_remaining_must_be_in_route_order():
+def test_remaining_must_be_in_route_order_and_on_the_route():
     est = Estimator(route(straight(), [stop("A", 1000.0, 0.0), stop("B", 2000.0, 0.0)]))
-    with pytest.raises(ValueError):
-        est.update(fix(0, 0.0, 0.0, V), ["B", "A"])
+    before = est.update(fix(0, 0.0, 0.0, V), ["A", "B"])
+    with pytest.raises(ValueError, match="route order"):
+        est.update(fix(1, V, 0.0, V), ["B", "A"])
+    with pytest.raises(ValueError, match="'Z' is not a stop of route"):
+        est.update(fix(1, V, 0.0, V), ["A", "Z"])
+    # refused lists change nothing: the next fix predicts the stops it had
+    after = est.update(fix(1, V, 0.0, V), ["A", "B"])
+    assert [s.stop_id for s in after.stops] == ["A", "B"]
+    assert after.stops[1].p50 == pytest.approx(before.stops[1].p50, abs=2.0)
+
+
+def test_stops_leaving_in_order_predict_as_a_list_rebuilt_from_scratch():
+    """The usual change (the next stops served or skipped) shifts the per-stop arrays in place;
+    any other change rebuilds them. Both must predict alike and score the same calibration
+    notes: two trucks on one drive, one told of each served stop the usual way, the other's
+    list always rebuilt (given as a list, it never equals a slice of the old tuple)."""
+    stops = [stop(f"S{i}", 900.0 * i, 0.0, end_min=10.0 + 4.0 * i) for i in range(1, 11)]
+    ids = [s.id for s in stops]
+    trucks = [Estimator(route(straight(), stops), history=TravelHistory()) for _ in range(2)]
+    outs = [[], []]
+    for t in range(0, int(7000.0 / V), 5):
+        x = 100.0 + V * t
+        left = [sid for sid, s in zip(ids, stops) if 900.0 * int(sid[1:]) > x]
+        for k, est in enumerate(trucks):
+            if k == 1:
+                est._set_remaining(list(left))
+            e = est.update(fix(t, x, 0.0, V), left)
+            outs[k].append([(s.stop_id, s.p10, s.p50, s.p90, s.p_late) for s in e.stops])
+    assert len(outs[0][0]) == 10 and 0 < len(outs[0][-1]) < 5
+    assert outs[0] == outs[1]
+    pend = [{k: sorted(v) for k, v in est.history.pending.items()} for est in trucks]
+    assert pend[0] and pend[0] == pend[1]
 
 
 def test_distance_to_stop_is_straight_line_metres():
