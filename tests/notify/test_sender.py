@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from forewarn.daemon.notify import ConsoleNotifier
+from forewarn.daemon.notify import ConsoleNotifier, OutgoingMessage
 from forewarn.daemon.outbox import Outbox
 from forewarn.daemon.store import open_db
 
@@ -18,6 +18,19 @@ from .conftest import PHONE, Events, fast_sender, make_msg, running
 
 def go(coro):
     return asyncio.run(coro)
+
+
+def send_one(outbox, notifier, until: str, msg: OutgoingMessage | None = None, **sender_kw) -> tuple[Events, dict]:
+    """Run a sender over one enqueued message (`make_msg()` unless given) until it emits an
+    `until` event: (all the events, that one)."""
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev, **sender_kw)):
+            outbox.enqueue(msg if msg is not None else make_msg())
+            [e] = await ev.wait_type(until)
+        return ev, e
+
+    return go(scenario())
 
 
 def test_sms_is_sent_once_then_followed_to_delivered(twilio_server, outbox, notifier):
@@ -44,14 +57,7 @@ def test_sms_is_sent_once_then_followed_to_delivered(twilio_server, outbox, noti
 def test_invalid_number_fails_without_retry_and_emits_an_event(twilio_server, outbox, notifier):
     twilio_server.fail_next("Messages", 400, code=21211)
 
-    async def scenario():
-        ev = Events()
-        async with running(fast_sender(outbox, notifier, ev)):
-            outbox.enqueue(make_msg())
-            [failed] = await ev.wait_type("alert_failed")
-        return ev, failed
-
-    ev, failed = go(scenario())
+    ev, failed = send_one(outbox, notifier, "alert_failed")
     assert failed["code"] == 21211 and failed["to"] == "+1416555**23" and PHONE not in failed["reason"]
     [row] = outbox.rows()
     assert row.state == "failed" and row.code == 21211 and row.attempts == 1
@@ -61,26 +67,14 @@ def test_invalid_number_fails_without_retry_and_emits_an_event(twilio_server, ou
 def test_stop_reply_is_permanent_too(twilio_server, outbox, notifier):
     twilio_server.fail_next("Messages", 400, code=21610)
 
-    async def scenario():
-        ev = Events()
-        async with running(fast_sender(outbox, notifier, ev)):
-            outbox.enqueue(make_msg())
-            await ev.wait_type("alert_failed")
-
-    go(scenario())
+    send_one(outbox, notifier, "alert_failed")
     assert outbox.rows()[0].code == 21610 and len(twilio_server.posts()) == 1
 
 
 def test_500_then_201_sends_once_after_checking_the_log(twilio_server, outbox, notifier):
     twilio_server.fail_next("Messages", 500)
 
-    async def scenario():
-        ev = Events()
-        async with running(fast_sender(outbox, notifier, ev)):
-            outbox.enqueue(make_msg())
-            await ev.wait_type("alert_sent")
-
-    go(scenario())
+    send_one(outbox, notifier, "alert_sent")
     assert len(twilio_server.created()) == 1 and len(twilio_server.posts()) == 2
     seq = [(r.method, r.sid is None) for r in twilio_server.requests][:4]
     assert seq == [("POST", True), ("GET", True), ("GET", True), ("POST", True)]   # lookup before resend
@@ -91,13 +85,7 @@ def test_500_then_201_sends_once_after_checking_the_log(twilio_server, outbox, n
 def test_429_backs_off_then_sends_once(twilio_server, outbox, notifier):
     twilio_server.fail_next("Messages", 429, code=20429)
 
-    async def scenario():
-        ev = Events()
-        async with running(fast_sender(outbox, notifier, ev, backoff=(0.4, 2.0))):
-            outbox.enqueue(make_msg())
-            await ev.wait_type("alert_sent")
-
-    go(scenario())
+    send_one(outbox, notifier, "alert_sent", backoff=(0.4, 2.0))
     first, second = twilio_server.posts()
     assert second.at - first.at >= 0.19         # backoff 0.4 s with jitter in [0.5, 1]
     assert len(twilio_server.created()) == 1
@@ -108,14 +96,7 @@ def test_429_backs_off_then_sends_once(twilio_server, outbox, notifier):
 def test_gives_up_after_max_attempts(twilio_server, outbox, notifier):
     twilio_server.fail_next("Messages", 503, times=3)
 
-    async def scenario():
-        ev = Events()
-        async with running(fast_sender(outbox, notifier, ev, max_attempts=3, backoff=(0.01, 0.02))):
-            outbox.enqueue(make_msg())
-            [f] = await ev.wait_type("alert_failed")
-        return f
-
-    f = go(scenario())
+    _, f = send_one(outbox, notifier, "alert_failed", max_attempts=3, backoff=(0.01, 0.02))
     assert "gave up after 3 attempts" in f["reason"]
     assert len(twilio_server.posts()) == 3 and twilio_server.created() == []
 
@@ -123,14 +104,7 @@ def test_gives_up_after_max_attempts(twilio_server, outbox, notifier):
 def test_dropped_connection_after_twilio_accepted_is_not_resent(twilio_server, outbox, notifier):
     twilio_server.fail_next("Messages", drop=True, create=True)
 
-    async def scenario():
-        ev = Events()
-        async with running(fast_sender(outbox, notifier, ev)):
-            outbox.enqueue(make_msg())
-            [s] = await ev.wait_type("alert_sent")
-        return s
-
-    s = go(scenario())
+    _, s = send_one(outbox, notifier, "alert_sent")
     [created] = twilio_server.created()
     assert s["sid"] == created["sid"] and s["reconciled"] is True
     assert len(twilio_server.posts()) == 1
@@ -139,13 +113,7 @@ def test_dropped_connection_after_twilio_accepted_is_not_resent(twilio_server, o
 def test_dropped_connection_before_twilio_accepted_is_resent_once(twilio_server, outbox, notifier):
     twilio_server.fail_next("Messages", drop=True, create=False)
 
-    async def scenario():
-        ev = Events()
-        async with running(fast_sender(outbox, notifier, ev)):
-            outbox.enqueue(make_msg())
-            await ev.wait_type("alert_sent")
-
-    go(scenario())
+    send_one(outbox, notifier, "alert_sent")
     assert len(twilio_server.posts()) == 2 and len(twilio_server.created()) == 1
 
 
@@ -271,14 +239,7 @@ def test_not_mobile_with_voice_fallback_makes_one_call(twilio_server, outbox, no
 def test_undelivered_status_is_recorded_and_emitted(twilio_server, outbox, notifier):
     twilio_server.progression["Messages"] = ["queued", "sent", "undelivered"]
 
-    async def scenario():
-        ev = Events()
-        async with running(fast_sender(outbox, notifier, ev)):
-            outbox.enqueue(make_msg())
-            [u] = await ev.wait_type("alert_undelivered")
-        return ev, u
-
-    ev, u = go(scenario())
+    ev, u = send_one(outbox, notifier, "alert_undelivered")
     assert u["to"] == "+1416555**23" and u["status"] == "undelivered" and u["code"] == 30003
     assert outbox.rows()[0].delivery_status == "undelivered" and ev.of("alert_delivered") == []
     fetches = [r for r in twilio_server.requests if r.sid]
@@ -288,13 +249,7 @@ def test_undelivered_status_is_recorded_and_emitted(twilio_server, outbox, notif
 def test_unanswered_call_is_undelivered(twilio_server, outbox, notifier):
     twilio_server.progression["Calls"] = ["queued", "ringing", "no-answer"]
 
-    async def scenario():
-        ev = Events()
-        async with running(fast_sender(outbox, notifier, ev)):
-            outbox.enqueue(make_msg(channel="voice"))
-            await ev.wait_type("alert_undelivered")
-
-    go(scenario())
+    send_one(outbox, notifier, "alert_undelivered", make_msg(channel="voice"))
     assert outbox.rows()[0].delivery_status == "no-answer"
 
 
@@ -380,13 +335,7 @@ def test_a_failing_event_handler_does_not_stop_delivery(twilio_server, outbox, n
 def test_retry_after_from_twilio_stretches_the_backoff(twilio_server, outbox, notifier):
     twilio_server.fail_next("Messages", 429, code=20429, retry_after=1)
 
-    async def scenario():
-        ev = Events()
-        async with running(fast_sender(outbox, notifier, ev, backoff=(0.05, 5.0))):
-            outbox.enqueue(make_msg())
-            await ev.wait_type("alert_sent")
-
-    go(scenario())
+    send_one(outbox, notifier, "alert_sent", backoff=(0.05, 5.0))
     first, second = twilio_server.posts()
     assert second.at - first.at >= 0.9
     assert len(twilio_server.created()) == 1
