@@ -33,6 +33,18 @@ def send_one(outbox, notifier, until: str, msg: OutgoingMessage | None = None, *
     return go(scenario())
 
 
+def crash_after_twilio_accepted(db_path, notifier):
+    """What a crash mid-send leaves behind: the row marked sending, the message created at
+    Twilio, its answer never recorded. (connection, outbox) of the process that crashed."""
+    conn = open_db(db_path)
+    ob = Outbox(conn)
+    msg = make_msg()
+    ob.enqueue(msg)
+    ob.mark_sending(msg.key)
+    go(notifier.send(msg))
+    return conn, ob
+
+
 def test_sms_is_sent_once_then_followed_to_delivered(twilio_server, outbox, notifier):
     async def scenario():
         ev = Events()
@@ -119,12 +131,7 @@ def test_dropped_connection_before_twilio_accepted_is_resent_once(twilio_server,
 
 def test_restart_after_crash_in_sending_reconciles_from_twilio_log(twilio_server, db_path, notifier):
     # Process 1: marks sending, the request reaches Twilio, the process dies before the answer.
-    conn = open_db(db_path)
-    ob = Outbox(conn)
-    msg = make_msg()
-    ob.enqueue(msg)
-    ob.mark_sending(msg.key)
-    go(notifier.send(msg))         # Twilio accepted it; we never record the answer
+    conn, _ = crash_after_twilio_accepted(db_path, notifier)
     conn.close()
 
     # Process 2: a new Outbox on the same file, reconcile before anything else.
@@ -195,12 +202,7 @@ def test_restart_after_crash_before_the_request_left_sends_once(twilio_server, d
 
 
 def test_lookup_failure_blocks_resend_until_the_log_can_be_read(twilio_server, db_path, notifier):
-    conn = open_db(db_path)
-    ob = Outbox(conn)
-    msg = make_msg()
-    ob.enqueue(msg)
-    ob.mark_sending(msg.key)
-    go(notifier.send(msg))
+    _, ob = crash_after_twilio_accepted(db_path, notifier)
     twilio_server.fail_next("Messages", 500, method="GET", times=2)   # the log is unreadable for a while
 
     async def restart():
