@@ -190,6 +190,18 @@ def stretch_of(edges, s):
 
 
 @njit(cache=True)
+def _follow(r, r_obs, dt, tau, prm):
+    """A live ratio `dt` seconds on: an exponential moving average (time constant `tau`, so
+    irregular fix intervals weigh by time, not by count) of what the truck shows, clamped."""
+    r = r + (1.0 - math.exp(-dt / tau)) * (r_obs - r)
+    if r < prm[P_RATIO_MIN]:
+        r = prm[P_RATIO_MIN]
+    if r > prm[P_RATIO_MAX]:
+        r = prm[P_RATIO_MAX]
+    return r
+
+
+@njit(cache=True)
 def step(px, py, cum, edges, prof, st, t, x, y, speed, sigma, lo_b, hi_b, dwelling, prm):
     """Advance one truck's filter with one fix (mutates `st`). Stale fixes are ignored."""
     sig2 = sigma * sigma
@@ -341,26 +353,14 @@ def step(px, py, cum, edges, prof, st, t, x, y, speed, sigma, lo_b, hi_b, dwelli
             st[S_STILL_SINCE] = -1.0
         # the near ratio stops learning from a long standstill: the stuck state times it
         if st[S_STILL_SINCE] < 0.0 or t - st[S_STILL_SINCE] < prm[P_RATIO_FREEZE]:
-            a = 1.0 - math.exp(-dt / prm[P_LIVE_TAU])
-            r = st[S_RATIO] + a * (r_obs - st[S_RATIO])
-            if r < prm[P_RATIO_MIN]:
-                r = prm[P_RATIO_MIN]
-            if r > prm[P_RATIO_MAX]:
-                r = prm[P_RATIO_MAX]
-            st[S_RATIO] = r
+            st[S_RATIO] = _follow(st[S_RATIO], r_obs, dt, prm[P_LIVE_TAU], prm)
         # the long ratio ignores long standstills (a break, an unplanned stop, a bus holding
         # for its timetable): they say nothing about the speed of the roads ahead; nor does a
         # queue the stuck clock is timing (stop-and-go: short standstills between short moves),
         # whose cost is the stuck state's: counted here too, it slowed every stretch ahead for
         # the next half hour as well
         if (st[S_STILL_SINCE] < 0.0 or t - st[S_STILL_SINCE] < STILL_S) and e <= prm[P_STUCK_GRACE]:
-            af = 1.0 - math.exp(-dt / prm[P_LIVE_TAU_FAR])
-            rf = st[S_RATIO_FAR] + af * (r_obs - st[S_RATIO_FAR])
-            if rf < prm[P_RATIO_MIN]:
-                rf = prm[P_RATIO_MIN]
-            if rf > prm[P_RATIO_MAX]:
-                rf = prm[P_RATIO_MAX]
-            st[S_RATIO_FAR] = rf
+            st[S_RATIO_FAR] = _follow(st[S_RATIO_FAR], r_obs, dt, prm[P_LIVE_TAU_FAR], prm)
 
 
 @njit(cache=True)
