@@ -5,8 +5,11 @@ daemon, `replay` and `demo` run exactly the same code; only the I/O around it di
 """
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from forewarn.config import AlertSettings
@@ -35,6 +38,23 @@ OUT_OF_PLACE_DWELL_S = 90.0  # longer than a red light (the estimator's stuck gr
 WITHDRAWN_WHEN_DONE = ("window", "delay", "approaching", "back_on_time", "early", "held_up")
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _persisted(method: Callable[P, R]) -> Callable[P, R]:
+    """An input of the tracker: the stop records it changed reach the state file, in one
+    transaction, before its result goes back (and also when it fails half-way: what it had
+    changed was accepted)."""
+    @functools.wraps(method)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        finally:
+            args[0].book.flush()     # type: ignore[attr-defined]
+    return run
+
+
 @dataclass
 class Step:
     """What one fix (or tick) produced."""
@@ -53,7 +73,8 @@ class RouteTracker:
         self.tz = ZoneInfo(route.timezone)
         self.policy = Policy(alerts, self.tz)
         self.estimator = Estimator(route, history=history)
-        self.book = StopBook(conn, route.route_id, [s.id for s in route.stops])
+        self._stops = {s.id: s for s in route.stops}
+        self.book = StopBook(conn, route.route_id, list(self._stops))
         self.book.reconcile_with_outbox([r.key for r in outbox.rows(route.route_id)])
         # a restart (or a reorder) mid-route: today's service pace and the stop being served go on
         self.estimator.resume((s.id, self.book[s.id].arrived_at, self.book[s.id].departed_at)
@@ -82,7 +103,12 @@ class RouteTracker:
     def record(self, stop_id: str) -> StopRecord:
         return self.book[stop_id]
 
+    def stop(self, stop_id: str) -> Stop:
+        """The route's stop by id (a dict: `Route.stop` scans, once per stop per fix adds up)."""
+        return self._stops[stop_id]
+
     # -- inputs ----------------------------------------------------------------------------
+    @_persisted
     def start(self, now: float) -> Step:
         """Route start (or restart): announce windows that were not announced yet."""
         step = Step(None)
@@ -94,9 +120,10 @@ class RouteTracker:
                 self._emit(stop, rec, d, now, step)
                 if rec.state is StopState.PLANNED:
                     self._set_state(stop, rec, StopState.NOTIFIED, now, step)
-            self.book.save(rec)
+            self.book.stage(rec)
         return step
 
+    @_persisted
     def on_fix(self, fix: Fix) -> Step:
         now = fix.t
         step = Step(None)
@@ -117,6 +144,7 @@ class RouteTracker:
         self._apply(est, now, step)
         return step
 
+    @_persisted
     def on_tick(self, now: float) -> Step:
         """No fix for a while (dropout): keep predicting from the filter so promises still move."""
         step = Step(None)
@@ -125,10 +153,11 @@ class RouteTracker:
             self._apply(est, now, step)
         return step
 
+    @_persisted
     def command(self, cmd: str, stop_id: str, now: float) -> Step:
         """Driver's app: `complete` or `skip` a stop."""
         step = Step(self.last_estimate)
-        stop = self.route.stop(stop_id)
+        stop = self.stop(stop_id)
         rec = self.book[stop_id]
         if rec.state.done:
             step.events.append({"type": "cmd_ignored", "cmd": cmd, "stop_id": stop_id, "reason": f"stop already {rec.state.value}"})
@@ -139,7 +168,7 @@ class RouteTracker:
             self._skip(stop, rec, now, step, reason="driver")
         else:
             raise ValueError(f"unknown command {cmd!r}")
-        self.book.save(rec)
+        self.book.stage(rec)
         return step
 
     # -- internals -------------------------------------------------------------------------
@@ -163,10 +192,10 @@ class RouteTracker:
                         self.estimator.observe_departure(stop.id, rec.departed_at)
                         step.events.append({"type": "departure", "stop_id": stop.id, "at": iso(rec.departed_at)})
                         self._complete(stop, rec, now, step)
-                    self.book.save(rec)
+                    self.book.stage(rec)
                 elif rec.outside_since is not None:
                     rec.outside_since = None
-                    self.book.save(rec)
+                    self.book.stage(rec)
                 continue
             if d <= stop.radius_m and speed <= a.arrival_speed_mps:
                 if rec.inside_since is None:
@@ -177,10 +206,10 @@ class RouteTracker:
                     step.events.append({"type": "arrival", "stop_id": stop.id, "at": iso(rec.arrived_at)})
                     self._set_state(stop, rec, StopState.ARRIVED, now, step)
                     self._skip_passed(stop, now, step)
-                self.book.save(rec)
+                self.book.stage(rec)
             elif rec.inside_since is not None:
                 rec.inside_since = None
-                self.book.save(rec)
+                self.book.stage(rec)
 
     def _arrival_dwell(self, stop: Stop) -> float:
         """Standing time in the radius that makes an arrival: the configured one where the route
@@ -206,7 +235,7 @@ class RouteTracker:
             rec = self.book[stop.id]
             if not rec.state.done and not rec.state.visited:
                 self._skip(stop, rec, now, step, reason="passed without stopping")
-                self.book.save(rec)
+                self.book.stage(rec)
 
     def _skip(self, stop: Stop, rec: StopRecord, now: float, step: Step, reason: str) -> None:
         self._set_state(stop, rec, StopState.SKIPPED, now, step, reason=reason)
@@ -224,17 +253,15 @@ class RouteTracker:
         self.last_estimate = est
         first = True
         for eta in est.stops:
-            stop = self.route.stop(eta.stop_id)
+            stop = self.stop(eta.stop_id)
             rec = self.book[eta.stop_id]
-            before = rec.to_row()
             if first and rec.state in (StopState.PLANNED, StopState.NOTIFIED):
                 self._set_state(stop, rec, StopState.EN_ROUTE, now, step)
             for d in self.policy.on_estimate(stop, rec, eta, now, first, step.events):
                 self._emit(stop, rec, d, now, step)
                 if d.kind == "approaching":
                     self._set_state(stop, rec, StopState.APPROACHING, now, step)
-            if rec.to_row() != before:
-                self.book.save(rec)
+            self.book.stage(rec)        # written at the end of the input if it changed
             first = False
 
     def _set_state(self, stop: Stop, rec: StopRecord, state: StopState, now: float, step: Step, reason: str = "") -> None:
