@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from functools import lru_cache
 
 
 def iso(t: datetime | float | None) -> str | None:
@@ -22,6 +23,13 @@ def dumps(doc: dict) -> str:
     return json.dumps(doc, separators=(",", ":"), default=lambda o: o.item() if hasattr(o, "item") else str(o))
 
 
+@lru_cache(maxsize=4096)
+def _window_iso(window) -> tuple[str | None, str | None]:
+    return iso(window.start), iso(window.end)
+
+
 def window_json(window) -> dict:
-    """A stop's promised window as it appears in `eta` payloads and replay documents."""
-    return {"start": iso(window.start), "end": iso(window.end)}
+    """A stop's promised window as it appears in `eta` payloads and replay documents (a
+    `Window` is immutable: its strings are formatted once, not on every fix)."""
+    start, end = _window_iso(window)
+    return {"start": start, "end": end}
