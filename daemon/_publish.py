@@ -36,3 +36,27 @@ def eta_payload(tracker: "RouteTracker", est: Estimate) -> dict:
         })
     return {"ts": iso(est.t), "route_id": tracker.route.route_id, "generated": iso(time.time()),
             "speed": round(float(est.speed), 2), "off_route": bool(est.off_route), "stops": stops}
+
+
+class Pacer:
+    """When the `eta` topic is worth rebuilding: at most once per `every_s` of fix time, and
+    at once when the step changed something (an event: a stop state, a risk, an arrival).
+
+    Why: at 150 stops the payload and its JSON cost ~2 ms, twice `on_fix` itself; a receiver
+    sending 5 or 10 fixes a second would pay that each time for a retained topic whose
+    readers only ever see the latest. A route change, or time going back (a replayed log),
+    starts afresh."""
+
+    def __init__(self, every_s: float = 1.0) -> None:
+        self.every_s = every_s
+        self._last: float | None = None
+
+    def due(self, t: float, changed: bool) -> bool:
+        last = self._last
+        if changed or last is None or t < last or t - last >= self.every_s:
+            self._last = t
+            return True
+        return False
+
+    def reset(self) -> None:
+        self._last = None

@@ -27,7 +27,7 @@ from forewarn.eta import Route, TravelHistory, warm_kernels
 
 from . import __version__
 from ._mqtt import MqttLink
-from ._publish import eta_payload, position_payload
+from ._publish import Pacer, eta_payload, position_payload
 from ._reorder import OrderStore, base_version, reordered
 from ._sdnotify import Notifier as SdNotify, watchdog_interval
 from ._store_guard import open_state
@@ -116,6 +116,7 @@ class Daemon:
         self._eof = asyncio.Event()
         self._last_fix_wall = 0.0
         self._last_fix_t: float | None = None
+        self._eta_pacer = Pacer()          # the `eta` topic: at most once a second of fix time, and on events
         self._gps_offset = 0.0     # GPS time - system time at the last fix
         self._tick_beat = time.monotonic()
 
@@ -172,7 +173,7 @@ class Daemon:
         if self.link is not None and self.tracker is not None:
             if fix is not None:
                 self.link.set_retained("position", position_payload(fix, step.estimate))
-            if step.estimate is not None:
+            if step.estimate is not None and self._eta_pacer.due(step.estimate.t, bool(step.events)):
                 self.link.set_retained("eta", eta_payload(self.tracker, step.estimate))
         if self.hooks.on_step is not None and self.tracker is not None:
             self.hooks.on_step(step, self.tracker)
@@ -192,6 +193,7 @@ class Daemon:
         if cur is not None:
             self.history.save(self.conn)
         self.tracker = RouteTracker(route, self.settings.alerts, self.outbox, conn=self.conn, history=self.history)
+        self._eta_pacer.reset()
         kind = "route_updated" if cur is not None and cur.route.route_id == route.route_id else "route_loaded"
         self.emit({"type": kind, "route_id": route.route_id, "version": route.version, "origin": origin,
                    "stops": len(route.stops)})
