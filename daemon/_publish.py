@@ -27,7 +27,7 @@ def position_payload(fix: Fix, est: Estimate | None) -> dict:
 def eta_payload(tracker: "RouteTracker", est: Estimate) -> dict:
     stops = []
     for e in est.stops:
-        stop = tracker.stop(e.stop_id)
+        stop = tracker.route.stop(e.stop_id)
         rec = tracker.record(e.stop_id)
         stops.append({
             "id": e.stop_id, "eta": iso(e.p50), "p10": iso(e.p10), "p90": iso(e.p90),

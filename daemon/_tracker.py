@@ -73,8 +73,7 @@ class RouteTracker:
         self.tz = ZoneInfo(route.timezone)
         self.policy = Policy(alerts, self.tz)
         self.estimator = Estimator(route, history=history)
-        self._stops = {s.id: s for s in route.stops}
-        self.book = StopBook(conn, route.route_id, list(self._stops))
+        self.book = StopBook(conn, route.route_id, [s.id for s in route.stops])
         self.book.reconcile_with_outbox([r.key for r in outbox.rows(route.route_id)])
         # a restart (or a reorder) mid-route: today's service pace and the stop being served go on
         self.estimator.resume((s.id, self.book[s.id].arrived_at, self.book[s.id].departed_at)
@@ -102,10 +101,6 @@ class RouteTracker:
 
     def record(self, stop_id: str) -> StopRecord:
         return self.book[stop_id]
-
-    def stop(self, stop_id: str) -> Stop:
-        """The route's stop by id (a dict: `Route.stop` scans, once per stop per fix adds up)."""
-        return self._stops[stop_id]
 
     # -- inputs ----------------------------------------------------------------------------
     @_persisted
@@ -157,7 +152,7 @@ class RouteTracker:
     def command(self, cmd: str, stop_id: str, now: float) -> Step:
         """Driver's app: `complete` or `skip` a stop."""
         step = Step(self.last_estimate)
-        stop = self.stop(stop_id)
+        stop = self.route.stop(stop_id)
         rec = self.book[stop_id]
         if rec.state.done:
             step.events.append({"type": "cmd_ignored", "cmd": cmd, "stop_id": stop_id, "reason": f"stop already {rec.state.value}"})
@@ -253,7 +248,7 @@ class RouteTracker:
         self.last_estimate = est
         first = True
         for eta in est.stops:
-            stop = self.stop(eta.stop_id)
+            stop = self.route.stop(eta.stop_id)
             rec = self.book[eta.stop_id]
             if first and rec.state in (StopState.PLANNED, StopState.NOTIFIED):
                 self._set_state(stop, rec, StopState.EN_ROUTE, now, step)

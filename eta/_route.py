@@ -48,9 +48,16 @@ class Route:
     geometry: tuple[tuple[float, float], ...] | None = None  # (lon, lat) pairs, GeoJSON order
     detour_factor: float = 1.3                      # used when geometry is absent
     version: str = field(default="")                # content hash; a new manifest = a new version
+    _by_id: dict[str, Stop] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # `stop()` runs for every remaining stop on every fix (the daemon's policy and its eta
+        # payload): a dict, not a scan of the tuple. Reversed, so a repeated id finds its first
+        # stop, as the scan did (manifests refuse repeats).
+        object.__setattr__(self, "_by_id", {s.id: s for s in reversed(self.stops)})
 
     def stop(self, stop_id: str) -> Stop:
-        for s in self.stops:
-            if s.id == stop_id:
-                return s
-        raise KeyError(stop_id)
+        try:
+            return self._by_id[stop_id]
+        except KeyError:
+            raise KeyError(stop_id) from None
