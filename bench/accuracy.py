@@ -16,8 +16,11 @@ each stop, trips replayed in date order with one shared travel history. And a re
 urban car drive (tests/data/tizen-replay, copied with its licence) with its stops placed where
 the car really stood, scored with the driven track as the route and with no geometry at all.
 
-    .venv/bin/python bench/accuracy.py            # full (~tens of seconds)
+    .venv/bin/python bench/accuracy.py            # full (~30 s on 2 cores)
     .venv/bin/python bench/accuracy.py --quick    # smoke
+    .venv/bin/python bench/accuracy.py --routes 60 --no-real   # 240 route-days, ~3 min on 2 cores
+Routes are independent trucks and run in `--jobs` processes (default: every CPU); the rows, and so
+every figure, are the same for any number of jobs.
 Prints a table and, last, one JSON line.
 """
 from __future__ import annotations
@@ -25,9 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +52,7 @@ WMATA_TRACES = (("avl/AvlReports_4-22-16_8087.csv", "5A", "868589720"),
                 ("avl/5A_8062.csv", "5A", "868590120"),
                 ("avl/3T_3757.csv", "3T", "868448620"))
 HORIZONS = (5, 15, 30, 60)
+GROUPS = ("all", "traffic", "incident", "learned", "cold", "foreseeable")   # rows scored, by kind of day
 ROUTE_START = datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc)   # minutes; a prediction counts for h if its true horizon is within +-20%
 
 
@@ -359,6 +367,58 @@ def summarise(rows: np.ndarray) -> dict:
     return out
 
 
+def route_days(r: int, args: argparse.Namespace, params: EstimatorParams) -> tuple[dict[str, list], tuple]:
+    """One truck's days on route `r`, its history learning from day to day: the scored rows by
+    group, and its self-calibration multipliers after the last day. Seeded by `r` alone, so a
+    route's rows are the same whichever process drives it and whatever else runs."""
+    groups: dict[str, list] = {g: [] for g in GROUPS}
+    history = TravelHistory()
+    rng = np.random.default_rng(r)
+    jitter = np.random.default_rng(10_000 + r)     # its own stream: the incidents stay as they were
+    for day in range(args.days):
+        start = ROUTE_START + timedelta(minutes=float(jitter.uniform(-1.0, 1.0)) * args.start_jitter)
+        if args.new_route_daily and day:
+            route = make_route(r + 1000 * day, length_m=32_000.0, n_stops=18, start=start,
+                               lat0=43.70 + 0.05 * day, route_id=f"SIM-{r}")
+        else:
+            route = make_route(r, length_m=32_000.0, n_stops=18, start=start)
+        delays = {}
+        if rng.random() < args.incident_rate:    # a stop behind a 10-25 min incident
+            delays[route.stops[int(rng.integers(2, len(route.stops)))].id] = float(rng.uniform(10, 25))
+        rid = r * args.days + day          # the route-day: the unit of the bootstrap
+        scored = drive(route, day, history, args.every, params, delays,
+                       60.0 * args.restart_every, (args.address_sd, args.truck_sd), start)
+        rows = [row[:7] + (rid,) for row in scored]
+        groups["all"].extend(rows)
+        groups["foreseeable"].extend(kept for kept, row in zip(rows, scored) if not row[7])
+        groups["incident" if delays else "traffic"].extend(rows)
+        groups["learned" if day >= 1 else "cold"].extend(rows)
+    return groups, (list(history.cal_up), list(history.cal_dn))
+
+
+class _InProcess:
+    """`--jobs 1`: the routes in this process, in order (for profiling and debuggers)."""
+
+    def __enter__(self) -> "_InProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    @staticmethod
+    def map(fn, it):
+        return map(fn, it)
+
+
+def _pool(jobs: int, routes: int):
+    """Routes are independent trucks, so they spread over processes; each process loads the
+    kernels from Numba's cache. Spawned, not forked: a fork copies a half-initialised Numba."""
+    jobs = min(jobs, routes)
+    if jobs <= 1:
+        return _InProcess()
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="2 routes x 3 days (smoke run)")
@@ -378,6 +438,8 @@ def main() -> int:
                     help="each day's plan and drive start up to MIN minutes earlier or later than 13:00")
     ap.add_argument("--restart-every", type=float, default=0.0, metavar="MIN",
                     help="restart the estimator every MIN minutes of each simulated day (a gateway losing power)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="processes driving routes side by side (default: every CPU; same results for any value)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override an EstimatorParams field (tuning experiments)")
     args = ap.parse_args()
@@ -385,31 +447,13 @@ def main() -> int:
         args.routes, args.days = 2, 3
     params = EstimatorParams(**{k: float(v) for k, v in (kv.split("=", 1) for kv in args.set)})
     t0 = time.perf_counter()
-    groups: dict[str, list] = {"all": [], "traffic": [], "incident": [], "learned": [], "cold": [], "foreseeable": []}
-    histories = []
-    for r in range(args.routes):
-        history = TravelHistory()
-        histories.append(history)
-        rng = np.random.default_rng(r)
-        jitter = np.random.default_rng(10_000 + r)     # its own stream: the incidents stay as they were
-        for day in range(args.days):
-            start = ROUTE_START + timedelta(minutes=float(jitter.uniform(-1.0, 1.0)) * args.start_jitter)
-            if args.new_route_daily and day:
-                route = make_route(r + 1000 * day, length_m=32_000.0, n_stops=18, start=start,
-                                   lat0=43.70 + 0.05 * day, route_id=f"SIM-{r}")
-            else:
-                route = make_route(r, length_m=32_000.0, n_stops=18, start=start)
-            delays = {}
-            if rng.random() < args.incident_rate:    # a stop behind a 10-25 min incident
-                delays[route.stops[int(rng.integers(2, len(route.stops)))].id] = float(rng.uniform(10, 25))
-            rid = r * args.days + day          # the route-day: the unit of the bootstrap below
-            scored = drive(route, day, history, args.every, params, delays,
-                           60.0 * args.restart_every, (args.address_sd, args.truck_sd), start)
-            rows = [row[:7] + (rid,) for row in scored]
-            groups["all"].extend(rows)
-            groups["foreseeable"].extend(r for r, row in zip(rows, scored) if not row[7])
-            groups["incident" if delays else "traffic"].extend(rows)
-            groups["learned" if day >= 1 else "cold"].extend(rows)
+    groups: dict[str, list] = {g: [] for g in GROUPS}
+    cals = []
+    with _pool(args.jobs, args.routes) as pool:
+        for rows_of, cal_r in pool.map(partial(route_days, args=args, params=params), range(args.routes)):
+            for k, v in rows_of.items():
+                groups[k].extend(v)
+            cals.append(cal_r)
     elapsed = time.perf_counter() - t0
     res = {k: summarise(np.array(v, dtype=float)) for k, v in groups.items() if v}
     nan = {"median_min": float("nan"), "p90_min": float("nan"), "below_p10": float("nan"), "above_p90": float("nan")}
@@ -469,8 +513,8 @@ def main() -> int:
         print(f"{hm:>6}mn | {t['median_min'][0]:5.2f}-{t['median_min'][1]:<5.2f} min | "
               f"{100 * a['below_p10'][0]:4.1f}-{100 * a['below_p10'][1]:4.1f}%  "
               f"{100 * a['above_p90'][0]:4.1f}-{100 * a['above_p90'][1]:4.1f}%")
-    cal = {"up": np.mean([h.cal_up for h in histories], axis=0).tolist(),
-           "dn": np.mean([h.cal_dn for h in histories], axis=0).tolist()}
+    cal = {"up": np.mean([c[0] for c in cals], axis=0).tolist(),
+           "dn": np.mean([c[1] for c in cals], axis=0).tolist()}
     print("self-calibration after the last day, mean over routes, at " +
           " / ".join(f"{k / 60:.0f}" for k in CAL_KNOTS_S) + " min: up " +
           " ".join(f"{x:.2f}" for x in cal["up"]) + ", dn " + " ".join(f"{x:.2f}" for x in cal["dn"]))
