@@ -21,12 +21,16 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "accuracy.py"
 
 
-@pytest.fixture(scope="module")
-def quick() -> dict:
-    run = subprocess.run([sys.executable, str(BENCH), "--quick", "--no-real"],
+def run_quick(jobs: int) -> dict:
+    run = subprocess.run([sys.executable, str(BENCH), "--quick", "--no-real", "--jobs", str(jobs)],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def quick() -> dict:
+    return run_quick(jobs=2)        # its two routes in two processes
 
 
 @pytest.mark.parametrize("horizon,target_min", [("5", 1.0), ("15", 2.5), ("60", 5.0)])
@@ -49,3 +53,13 @@ def test_pooled_p10_p90_catch_ten_percent_each_within_five_points(quick):
 def test_p_late_is_a_useful_probability(quick):
     """Brier score well under the 0.25 of a coin (and of a model whose P(late) is stuck at 0.5)."""
     assert quick["all"]["p_late_brier"] < 0.05
+
+
+def test_the_figures_do_not_depend_on_how_many_processes_drove_the_routes(quick):
+    """Each route is seeded by its index alone and the rows are gathered in route order, so a
+    run split over processes must print what one process prints (only the wall time differs)."""
+    alone = run_quick(jobs=1)
+    split = dict(quick)
+    for d in (alone, split):
+        d.pop("seconds")
+    assert split == alone
