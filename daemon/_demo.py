@@ -112,7 +112,7 @@ def _summary(daemon: Daemon, narrator: _Narrator, out) -> None:
     rows = daemon.outbox.rows(tracker.route.route_id)
     for stop in tracker.route.stops:
         rec = tracker.record(stop.id)
-        w0, w1 = stop.window.start.timestamp(), stop.window.end.timestamp()
+        w0, w1 = stop.window.start_t, stop.window.end_t
         verdict = "-"
         if rec.arrived_at is not None:
             verdict = "on time" if rec.arrived_at <= w1 else f"LATE by {(rec.arrived_at - w1) / 60:.0f} min"

@@ -100,13 +100,13 @@ class Policy:
         if rec.state.done or rec.state.visited:
             return None
         w = stop.window
-        promised = (w.start.timestamp(), w.end.timestamp())
+        promised = (w.start_t, w.end_t)
         if rec.sent.get("window") and (rec.promised in (None, promised) or not self._can_update(rec)):
             return None
-        if w.end.timestamp() <= now or w.start.timestamp() - now > self.a.window_lead_hours * 3600:
+        if w.end_t <= now or w.start_t - now > self.a.window_lead_hours * 3600:
             return None
         rec.announced = rec.promised = promised
-        return self._decide(rec, "window", {"start": self._fmt(w.start.timestamp()), "end": self._fmt(w.end.timestamp())},
+        return self._decide(rec, "window", {"start": self._fmt(w.start_t), "end": self._fmt(w.end_t)},
                             now, holdable=True)
 
     def on_estimate(self, stop: Stop, rec: StopRecord, eta: StopEta, now: float, is_next: bool,
@@ -114,8 +114,7 @@ class Policy:
         """All rules that look at a fresh prediction for one remaining stop."""
         out: list[Decision] = []
         a = self.a
-        w_start, w_end = stop.window.start.timestamp(), stop.window.end.timestamp()
-        rec.last_p_late = eta.p_late
+        w_start, w_end = stop.window.start_t, stop.window.end_t
 
         # dispatcher risk first (lower threshold than customers)
         risk = Risk.LATE if eta.p_late >= a.late_probability else Risk.AT_RISK if eta.p_late >= a.at_risk_probability else Risk.OK

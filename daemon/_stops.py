@@ -37,13 +37,17 @@ class StopState(str, enum.Enum):
         return self in (StopState.ARRIVED, StopState.COMPLETED)
 
 
+# the states of a stop still ahead of the truck: neither done nor visited (the plan's remaining stops)
+AHEAD = frozenset(s for s in StopState if not s.done and not s.visited)
+
+
 class Risk(str, enum.Enum):
     OK = "ok"
     AT_RISK = "at_risk"
     LATE = "late"
 
 
-@dataclass
+@dataclass(slots=True)     # slots: a mistyped or retired field is an AttributeError, not a silent new attribute
 class StopRecord:
     stop_id: str
     state: StopState = StopState.PLANNED

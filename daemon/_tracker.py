@@ -20,7 +20,7 @@ from forewarn.devices import Fix
 from forewarn.eta import Estimate, Estimator, Route, Stop, TravelHistory
 
 from ._policy import Decision, Policy
-from ._stops import StopBook, StopRecord, StopState
+from ._stops import AHEAD, StopBook, StopRecord, StopState
 
 log = logging.getLogger("forewarn.tracker")
 
@@ -90,7 +90,8 @@ class RouteTracker:
 
     # -- views -----------------------------------------------------------------------------
     def remaining(self) -> list[str]:
-        return [s.id for s in self.route.stops if not self.book[s.id].state.done and not self.book[s.id].state.visited]
+        recs = self.book.records
+        return [s.id for s in self.route.stops if recs[s.id].state in AHEAD]
 
     def dwelling(self) -> tuple[str, float] | None:
         for s in self.route.stops:
@@ -171,11 +172,10 @@ class RouteTracker:
         """Arrived = stopped inside the stop's radius for a while (not just passing by)."""
         a = self.alerts
         speed = fix.speed if fix.speed is not None else 0.0
-        for stop in self.route.stops:
+        for stop, d in zip(self.route.stops, self.estimator.distances_to_stops(fix)):
             rec = self.book[stop.id]
             if rec.state.done:
                 continue
-            d = self.estimator.distance_to_stop(fix, stop.id)
             if rec.state is StopState.ARRIVED:
                 # departed = outside the radius (plus hysteresis) for a while: one multipath jump or a
                 # poor first fix after a restart must not tell a customer "delivered" too early

@@ -151,7 +151,7 @@ class Estimator:
         self._day = int((first.timestamp() + off) // 86400)   # the route-day (local), for `fleet_pace`
         self._load_calib()
         self._ids = {s.id: i for i, s in enumerate(route.stops)}
-        self._win_end = np.array([s.window.end.timestamp() for s in route.stops], dtype=np.float64)
+        self._win_end = np.array([s.window.end_t for s in route.stops], dtype=np.float64)
         self._service = np.array([max(s.service_s, 0.0) for s in route.stops], dtype=np.float64)
         self._dwell_keys = [dwell_key(s.lat, s.lon, p.history_cell_deg) for s in route.stops]
         self.prof, self._stretch_keys = build_profile(m, p, history)
@@ -199,6 +199,13 @@ class Estimator:
         x = (fix.lon - self._lon0) * self._kx
         y = (fix.lat - self._lat0) * self._ky
         return math.hypot(x - self.model.stop_x[k], y - self.model.stop_y[k])
+
+    def distances_to_stops(self, fix: Fix) -> list[float]:
+        """`distance_to_stop` for every stop, in route order: one array operation where the
+        daemon's arrival test asked stop by stop on every fix."""
+        x = (fix.lon - self._lon0) * self._kx
+        y = (fix.lat - self._lat0) * self._ky
+        return np.hypot(x - self.model.stop_x, y - self.model.stop_y).tolist()
 
     @property
     def vprof(self) -> np.ndarray:

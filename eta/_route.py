@@ -25,6 +25,14 @@ class Customer:
 class Window:
     start: datetime  # timezone-aware
     end: datetime
+    # the same as POSIX seconds, computed once: the daemon compares every remaining stop's
+    # window with its prediction on every fix, and `datetime.timestamp()` is the slow part of that
+    start_t: float = field(init=False, repr=False, compare=False)
+    end_t: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start_t", self.start.timestamp())
+        object.__setattr__(self, "end_t", self.end.timestamp())
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,3 +71,11 @@ def test_a_row_written_by_an_older_release_loads(tmp_path):
     old["last_p_late"] = 0.42                    # a field this release no longer keeps
     rec = StopRecord.from_row(json.dumps(old))
     assert rec.state is StopState.NOTIFIED and rec.sent == {"window": 1}
+
+
+def test_a_field_the_record_does_not_have_cannot_be_written():
+    """Records are slotted: code still writing a retired field (as the policy kept writing
+    `last_p_late` after it was dropped) fails at once instead of keeping it nowhere."""
+    rec = StopRecord("S1")
+    with pytest.raises(AttributeError):
+        rec.last_p_late = 0.5

@@ -231,6 +231,13 @@ def test_distance_to_stop_is_straight_line_metres():
     assert est.stop_chainage("A") == pytest.approx(1000.0, abs=1.0)
 
 
+def test_distances_to_all_stops_at_once_are_each_stops_distance():
+    est = Estimator(route(straight(), [stop("A", 1000.0, 0.0), stop("B", 2500.0, 0.0), stop("C", 4000.0, 0.0)]))
+    f = fix(0, 2600.0, -80.0)
+    assert est.distances_to_stops(f) == [est.distance_to_stop(f, s) for s in "ABC"]
+    assert est.distances_to_stops(f)[1] == pytest.approx(math.hypot(100.0, 80.0), abs=0.1)
+
+
 def test_warm_kernels_runs_every_kernel_and_reports_seconds():
     from forewarn.eta import warm_kernels
     for fleet in (False, True):

@@ -49,3 +49,18 @@ def test_stretches_cover_the_route():
     assert m.edges[0] == 0.0 and m.edges[-1] == pytest.approx(m.length)
     assert m.n_stretches == math.ceil(m.length / 300.0)
     assert m.stretch_heading == pytest.approx([90.0] * m.n_stretches, abs=0.1)
+
+
+def test_a_window_carries_its_posix_times_also_in_the_hour_that_comes_twice():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from forewarn.eta import Window
+    berlin = ZoneInfo("Europe/Berlin")     # the night clocks went back: 02:30 came twice
+    start = datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=berlin)
+    end = datetime(2026, 10, 25, 4, 0, tzinfo=berlin)
+    w = Window(start, end)
+    assert (w.start_t, w.end_t) == (start.timestamp(), end.timestamp())
+    assert w.end_t - w.start_t == 90 * 60
+    same = Window(start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC")))
+    assert same.start_t == w.start_t and same == Window(same.start, same.end)
