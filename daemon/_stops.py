@@ -37,7 +37,9 @@ class StopState(str, enum.Enum):
         return self in (StopState.ARRIVED, StopState.COMPLETED)
 
 
-# the states of a stop still ahead of the truck: neither done nor visited (the plan's remaining stops)
+# the same questions as sets, for the per-fix loops over every stop (a property call each is
+# most of such a loop's time): done, and still ahead of the truck (neither done nor visited)
+DONE = frozenset(s for s in StopState if s.done)
 AHEAD = frozenset(s for s in StopState if not s.done and not s.visited)
 
 

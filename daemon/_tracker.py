@@ -20,7 +20,7 @@ from forewarn.devices import Fix
 from forewarn.eta import Estimate, Estimator, Route, Stop, TravelHistory
 
 from ._policy import Decision, Policy
-from ._stops import AHEAD, StopBook, StopRecord, StopState
+from ._stops import AHEAD, DONE, StopBook, StopRecord, StopState
 
 log = logging.getLogger("forewarn.tracker")
 
@@ -172,9 +172,10 @@ class RouteTracker:
         """Arrived = stopped inside the stop's radius for a while (not just passing by)."""
         a = self.alerts
         speed = fix.speed if fix.speed is not None else 0.0
+        recs = self.book.records
         for stop, d in zip(self.route.stops, self.estimator.distances_to_stops(fix)):
-            rec = self.book[stop.id]
-            if rec.state.done:
+            rec = recs[stop.id]
+            if rec.state in DONE:
                 continue
             if rec.state is StopState.ARRIVED:
                 # departed = outside the radius (plus hysteresis) for a while: one multipath jump or a
