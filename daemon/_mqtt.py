@@ -27,6 +27,7 @@ import aiomqtt
 
 from forewarn.config import read_secret
 from forewarn.config._settings import MqttSettings
+from forewarn.devices._aio import cancellable, wait_for
 
 from ._wire import dumps, iso
 
@@ -134,7 +135,7 @@ class MqttLink:
                     delay = self.backoff[0]
                     log.info("mqtt connected to %s:%s", self.s.host, self.s.port)
                     for topic, kind in self.inbound.items():
-                        await client.subscribe(topic, qos=INBOUND[kind])
+                        await cancellable(client.subscribe(topic, qos=INBOUND[kind]))
                     self._dirty.update(self._retained)   # refresh retained state first
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._reader(client), name="mqtt-reader")
@@ -183,7 +184,8 @@ class MqttLink:
             for suffix in [s for s in ("status", "position", "eta") if s in self._dirty] + \
                     [s for s in self._dirty if s not in RETAINED_QOS]:
                 self._dirty.discard(suffix)
-                await client.publish(self.topic(suffix), self._retained[suffix], qos=RETAINED_QOS.get(suffix, 1), retain=True)
+                await cancellable(client.publish(self.topic(suffix), self._retained[suffix],
+                                                 qos=RETAINED_QOS.get(suffix, 1), retain=True))
                 self.stats.published_retained += 1
             for i, (seq, topic, payload) in enumerate(self.queue.head(50)):
                 # fresher retained state jumps the backlog, but only after a few events each round:
@@ -192,13 +194,13 @@ class MqttLink:
                     break
                 doc = json.loads(payload)
                 doc["seq"] = seq
-                await client.publish(topic, dumps(doc), qos=1, timeout=30)
+                await cancellable(client.publish(topic, dumps(doc), qos=1, timeout=30))
                 self.queue.ack(seq)
                 self.stats.published_events += 1
             if self._dirty or self.queue.head(1):
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+                await wait_for(self._wake.wait(), 5.0)
             except TimeoutError:
                 pass
 

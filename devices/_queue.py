@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from ._aio import wait_for
 from ._decoder import NmeaDecoder
 from ._fix import Fix
 from ._source import IDLE_FLUSH_S, NmeaLineSource
@@ -59,7 +60,7 @@ class LineQueueSource(NmeaLineSource):
             if self._queue.empty():
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), IDLE_FLUSH_S)
+                    await wait_for(self._wake.wait(), IDLE_FLUSH_S)
                 except TimeoutError:
                     for fix in self._flush():
                         self._put(fix)

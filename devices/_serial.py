@@ -14,6 +14,7 @@ from typing import Literal
 
 import serial_asyncio_fast
 
+from ._aio import wait_for
 from ._decoder import NmeaDecoder
 from ._fix import Fix
 from ._source import IDLE_FLUSH_S, Backoff, NmeaLineSource
@@ -99,7 +100,7 @@ class SerialSource(NmeaLineSource):
                     self.status.device_present = False
                     return
             try:
-                line = await asyncio.wait_for(reader.readline(), timeout)
+                line = await wait_for(reader.readline(), timeout)
             except TimeoutError:
                 for fix in self._flush():
                     yield fix

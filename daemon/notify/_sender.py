@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from forewarn.daemon._wire import iso
+from forewarn.devices._aio import wait_for
 
 from ._errors import NetworkError, NotifyError, NotMobile
 from ._message import NOT_DELIVERED, Notifier, OutgoingMessage, SendResult, is_final
@@ -165,7 +166,7 @@ class Sender:
         if self._poll_status:
             timeout = min(timeout, max(0.0, self._next_poll - time.monotonic()))
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.001))
+            await wait_for(self._wake.wait(), max(timeout, 0.001))
         except TimeoutError:
             pass
 
