@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 
 import aiomqtt
 import pytest
 
 from forewarn.config import load_settings
+from forewarn.config._settings import MqttSettings
+from forewarn.daemon._mqtt import MqttLink
 from forewarn.daemon._runtime import Daemon, Hooks
 
 from .helpers import DRIVE, write_config
@@ -52,11 +55,6 @@ def test_the_mqtt_writer_stops_when_cancelled_as_it_is_woken() -> None:
     """Shutdown both wakes the writer (the final status) and cancels it; on Python 3.11 the
     writer used to lose that cancellation now and then and loop on, so the daemon never
     returned from SIGTERM (caught as a hung TLS test, 1 run in ~15)."""
-    import sqlite3
-
-    from forewarn.config._settings import MqttSettings
-    from forewarn.daemon._mqtt import MqttLink
-
     async def main() -> None:
         link = MqttLink(MqttSettings(), "v1", sqlite3.connect(":memory:"))
         task = asyncio.create_task(link._writer(None))   # nothing to publish: no client needed
@@ -72,11 +70,6 @@ def test_the_mqtt_writer_stops_when_cancelled_as_it_is_woken() -> None:
 def test_the_mqtt_writer_stops_when_a_publish_ate_its_cancellation() -> None:
     """aiomqtt 2 waits for each publish's ack with `asyncio.wait_for`, which on Python 3.11
     drops a cancellation that arrives with the ack; the writer must end all the same."""
-    import sqlite3
-
-    from forewarn.config._settings import MqttSettings
-    from forewarn.daemon._mqtt import MqttLink
-
     class AckArrivesWithTheCancel:           # the library's behaviour, not ours
         published: list[str] = []
 
