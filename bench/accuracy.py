@@ -396,28 +396,17 @@ def route_days(r: int, args: argparse.Namespace, params: EstimatorParams) -> tup
     return groups, (list(history.cal_up), list(history.cal_dn))
 
 
-class _InProcess:
-    """`--jobs 1`: the routes in this process, in order (for profiling and debuggers)."""
-
-    def __enter__(self) -> "_InProcess":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    @staticmethod
-    def map(fn, it):
-        return map(fn, it)
-
-
-def _pool(jobs: int, routes: int):
-    """Routes are independent trucks, so they spread over processes; each process loads the
-    kernels from Numba's cache. Spawned, not forked: a fork copies a half-initialised Numba."""
-    jobs = min(jobs, routes)
+def all_routes(args: argparse.Namespace, params: EstimatorParams) -> list[tuple[dict[str, list], tuple]]:
+    """`route_days` for every route, in route order. Routes are independent trucks, so they
+    spread over `--jobs` processes, each loading the kernels from Numba's cache; spawned, not
+    forked: a fork copies a half-initialised Numba. `--jobs 1` keeps them in this process
+    (for profilers and debuggers)."""
+    one = partial(route_days, args=args, params=params)
+    jobs = min(args.jobs, args.routes)
     if jobs <= 1:
-        return _InProcess()
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
-
+        return [one(r) for r in range(args.routes)]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(one, range(args.routes)))
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -449,11 +438,10 @@ def main() -> int:
     t0 = time.perf_counter()
     groups: dict[str, list] = {g: [] for g in GROUPS}
     cals = []
-    with _pool(args.jobs, args.routes) as pool:
-        for rows_of, cal_r in pool.map(partial(route_days, args=args, params=params), range(args.routes)):
-            for k, v in rows_of.items():
-                groups[k].extend(v)
-            cals.append(cal_r)
+    for rows_of, cal_r in all_routes(args, params):
+        for k, v in rows_of.items():
+            groups[k].extend(v)
+        cals.append(cal_r)
     elapsed = time.perf_counter() - t0
     res = {k: summarise(np.array(v, dtype=float)) for k, v in groups.items() if v}
     nan = {"median_min": float("nan"), "p90_min": float("nan"), "below_p10": float("nan"), "above_p90": float("nan")}
