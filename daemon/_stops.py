@@ -5,9 +5,11 @@ tick or a command produced, so a restart resumes with the same knowledge. The ch
 input go in one transaction, and only records that really changed are written: each write is
 an fsync on the gateway's flash, and writing every remaining stop on every fix (as this did
 while a record kept the last P(late)) cost a 150-stop route ~150 fsync'd transactions and
-32 ms per fix (19 ms of it CPU) on a desktop-class disk, before any SD card. The outbox stays the authority on *which* messages exist: on load, any
-message found in the outbox counts as sent even if the crash came before this table was
-written (see `StopBook.reconcile_with_outbox`).
+32 ms per fix (19 ms of it CPU) on a desktop-class disk, before any SD card.
+
+The outbox stays the authority on *which* messages exist: on load, any message found in the
+outbox counts as sent even if the crash came before this table was written (see
+`StopBook.reconcile_with_outbox`).
 """
 from __future__ import annotations
 

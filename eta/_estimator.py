@@ -193,18 +193,20 @@ class Estimator:
         """Where the stop sits along the route, metres from its start."""
         return float(self.model.stop_s[self._ids[stop_id]])
 
+    def _xy(self, fix: Fix) -> tuple[float, float]:
+        """`Projection.to_xy` for one fix, in plain floats (no NumPy scalars on the per-fix path)."""
+        return (fix.lon - self._lon0) * self._kx, (fix.lat - self._lat0) * self._ky
+
     def distance_to_stop(self, fix: Fix, stop_id: str) -> float:
         """Straight-line metres from the fix to the stop (the daemon's arrival test)."""
         k = self._ids[stop_id]
-        x = (fix.lon - self._lon0) * self._kx
-        y = (fix.lat - self._lat0) * self._ky
+        x, y = self._xy(fix)
         return math.hypot(x - self.model.stop_x[k], y - self.model.stop_y[k])
 
     def distances_to_stops(self, fix: Fix) -> list[float]:
         """`distance_to_stop` for every stop, in route order: one array operation where the
         daemon's arrival test asked stop by stop on every fix."""
-        x = (fix.lon - self._lon0) * self._kx
-        y = (fix.lat - self._lat0) * self._ky
+        x, y = self._xy(fix)
         return np.hypot(x - self.model.stop_x, y - self.model.stop_y).tolist()
 
     @property
@@ -236,8 +238,7 @@ class Estimator:
     def update(self, fix: Fix, remaining: Sequence[str],
                dwelling: tuple[str, float] | None = None) -> Estimate:
         """Fold in one fix and predict every stop in `remaining` (route order)."""
-        x = (fix.lon - self._lon0) * self._kx
-        y = (fix.lat - self._lat0) * self._ky
+        x, y = self._xy(fix)
         sp = fix.speed
         return self._run(fix.t, x, y, _NAN if sp is None else sp,
                          fix.horizontal_error(self.params.sigma_gps), remaining, dwelling)
