@@ -59,6 +59,18 @@ class Hooks:
     on_stop: Callable[["Daemon"], None] | None = None   # last look at the state before it closes
 
 
+def clock_gap(ahead_s: float) -> str:
+    """"4 min ahead of", "17.4 years behind": the system clock against GPS time in the unit an
+    operator reads at a glance. A raw count of seconds (+549019478) reads as nothing to a
+    person, and as a phone number to the log's masking."""
+    a = abs(ahead_s)
+    side = "ahead of" if ahead_s >= 0 else "behind"
+    for unit, size in (("years", 365.25 * 86400.0), ("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if a >= 2.0 * size:
+            return f"{a / size:.1f} {unit} {side}"
+    return f"{a:.0f} s {side}"
+
+
 def make_source(settings: Settings) -> GpsSource:
     g = settings.gps
     if g.source == "serial":
@@ -287,7 +299,11 @@ class Daemon:
             self._last_fix_wall = time.monotonic()
             offset = fix.t - time.time()
             if abs(offset - self._gps_offset) > CLOCK_WARN_S:
-                log.warning("system clock is %+.0f s from GPS time: the daemon goes by GPS time", -offset)
+                if self.settings.gps.source == "file":     # a recorded drive: its own time, by design
+                    log.info("replaying a drive recorded %s: windows are judged by its log time", iso(fix.t))
+                else:
+                    log.warning("system clock is %s GPS time (%s): the daemon goes by GPS time",
+                                clock_gap(-offset), iso(fix.t))
             self._gps_offset = offset
             if self.tracker is not None:
                 self._publish_step(self.tracker.on_fix(fix), fix)
