@@ -81,7 +81,7 @@ def replay(lines: Iterable[bytes], route: Route, alerts: AlertSettings, *, state
                       "arrived": iso(rec.arrived_at), "departed": iso(rec.departed_at),
                       "messages": msgs, "predictions": preds[s.id]})
     counters["events"] = len(events)
-    doc = {"route_id": route.route_id, "stops": stops, "counters": counters,
+    doc = {"route_id": route.route_id, "timezone": route.timezone, "stops": stops, "counters": counters,
            "log_start": iso(first_t[0]), "log_end": iso(last_t)}
     doc["metrics"] = metrics(doc)
     doc["events"] = events

@@ -3,19 +3,43 @@ from __future__ import annotations
 
 import json
 import statistics
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
+
+
+def route_zone(doc: dict) -> tzinfo:
+    """The route's own clock, in which its windows were promised (UTC for replay files from
+    before the document carried its zone, or a zone this machine does not know)."""
+    try:
+        return ZoneInfo(doc["timezone"])
+    except (KeyError, TypeError, ValueError):
+        return timezone.utc
+
+
+def _local(ts: str | None, tz: tzinfo, fmt: str = "%H:%M") -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(tz).strftime(fmt)
+
+
+def _lead(minutes: float | None) -> str:
+    return "-" if minutes is None else f"{minutes} min"
 
 
 def print_summary(doc: dict, out: TextIO) -> None:
-    out.write(f"route {doc['route_id']}  log {doc.get('log_start')} .. {doc.get('log_end')}\n")
+    """Times on the route's local clock: a dispatcher reads a window as it was promised."""
+    tz = route_zone(doc)
+    out.write(f"route {doc['route_id']} ({tz})  log {doc.get('log_start')} .. {doc.get('log_end')}\n")
     for s in doc["stops"]:
-        out.write(f"  {s['id']:<10} window {s['window']['start'][11:16]}-{s['window']['end'][11:16]}Z  "
-                  f"state {s['state']:<10} arrived {(s['arrived'] or '-')[11:19]:<8}  "
-                  f"messages {', '.join(m['kind'] + '@' + m['at'][11:16] for m in s['messages']) or '-'}\n")
+        w = s["window"]
+        out.write(f"  {s['id']:<10} window {_local(w['start'], tz)}-{_local(w['end'], tz)}  "
+                  f"state {s['state']:<10} arrived {_local(s['arrived'], tz, '%H:%M:%S'):<8}  "
+                  f"messages {', '.join(m['kind'] + '@' + _local(m['at'], tz) for m in s['messages']) or '-'}\n")
     m = doc["metrics"]
     out.write(f"  late {m['late']} (warned before window end {m['late_warned_before_window_end']}, "
-              f"median lead {m['median_lead_min']} min), false alarms {m['false_alarms']}, "
+              f"median lead {_lead(m['median_lead_min'])}), false alarms {m['false_alarms']}, "
               f"messages/stop {m['messages_per_stop']}\n")
     c = doc["counters"]
     out.write("  counters " + " ".join(f"{k}={v}" for k, v in c.items()) + "\n")
@@ -56,7 +80,8 @@ def print_fleet_report(docs: list[dict], out: TextIO) -> None:
     t = fleet_totals(docs)
     out.write(f"\nlate stops warned before their window ended: {t['warned']}/{t['late']} ({t['warned_pct']:.0f}%)\n"
               if t["late"] else "\nno late stops\n")
-    out.write(f"median warning lead: {t['median_lead_min']} min (all: {t['leads_min']})\n")
+    if t["leads_min"]:
+        out.write(f"median warning lead: {_lead(t['median_lead_min'])} (all: {t['leads_min']})\n")
     if t["on_time"]:
         out.write(f"false alarms: {t['false_alarms']}/{t['on_time']} on-time stops ({t['false_alarm_pct']:.1f}%)\n")
     out.write(f"duplicate messages: {t['duplicates']}; messages per stop: {t['messages_per_stop']:.2f}\n")
@@ -76,10 +101,11 @@ def write_report(doc: dict, directory: Path) -> list[Path]:
     except ImportError:
         (directory / "PLOTS-MISSING.txt").write_text("install matplotlib (pip install 'forewarn[plot]') for PNG plots\n")
         return written
-    from datetime import datetime
+    import matplotlib.dates as mdates
+    tz = route_zone(doc)
 
     def ts(s: str) -> datetime:
-        return datetime.fromisoformat(s.replace("Z", "+00:00"))
+        return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(tz)
 
     for s in doc["stops"]:
         if not s["predictions"]:
@@ -94,7 +120,9 @@ def write_report(doc: dict, directory: Path) -> list[Path]:
             ax.axhline(ts(s["arrived"]), color="black", linestyle="--", label="arrived")
         for m in s["messages"]:
             ax.axvline(ts(m["at"]), color="red" if m["kind"] == "delay" else "grey", linewidth=0.8)
-        ax.set_ylabel("predicted arrival (UTC)")
+        ax.set_ylabel(f"predicted arrival ({tz})")
+        ax.yaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=tz))
+        ax2.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=tz))
         ax.legend(loc="best", fontsize=7)
         ax.set_title(f"{doc['route_id']} / {s['id']}")
         ax2.plot(at, [p["p_late"] for p in s["predictions"]], color="red")

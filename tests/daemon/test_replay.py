@@ -1,11 +1,13 @@
 """`forewarn replay` keeps exactly to DESIGN.md's JSON contract; `--state` learns like a live day."""
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 from datetime import datetime
 
 from forewarn.daemon._replay import metrics
+from forewarn.daemon._report import print_fleet_report, print_summary
 from forewarn.daemon.cli import main
 
 from .helpers import DEMO, DRIVE, LATE_STOP, ROUTE, WINDOW_END
@@ -60,10 +62,28 @@ def test_report_dir_has_json_and_plots(tmp_path, capsys):
     assert main(["replay", str(DRIVE), "--route", str(ROUTE), "--report", str(out)]) == 0
     text = capsys.readouterr().out
     assert "late 1" in text
+    # on the route's clock, as the windows were promised (16:40 in Ratingen is 14:40Z)
+    assert "route DEMO-2009-07-07-RATINGEN (Europe/Berlin)" in text
+    assert "S1         window 16:40-17:00" in text and "None" not in text
     assert json.loads((out / "replay.json").read_text())["route_id"]
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["stop-S1.png", "stop-S2.png", "stop-S3.png"]
     assert (out / "stop-S3.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_summary_of_a_document_without_a_zone_is_in_utc_and_says_so(capsys):
+    doc = replay_json(capsys)
+    assert doc["timezone"] == "Europe/Berlin"
+    del doc["timezone"]                      # a replay.json written before it carried its zone
+    out = io.StringIO()
+    print_summary(doc, out)
+    assert "(UTC)" in out.getvalue() and "S1         window 14:40-15:00" in out.getvalue()
+    for s in doc["stops"]:                   # no late stop: no lead to give, and no "None" for it
+        s["messages"] = [m for m in s["messages"] if m["kind"] != "delay"]
+    doc["metrics"] = metrics(doc)
+    out = io.StringIO()
+    print_fleet_report([doc], out)
+    assert "None" not in out.getvalue() and "median warning lead" not in out.getvalue()
 
 
 def test_replay_of_a_missing_log_is_exit_2(tmp_path, capsys):
