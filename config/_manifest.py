@@ -173,7 +173,7 @@ def parse_manifest(data: bytes | str, source: str = "<manifest>") -> Route:
     try:
         model = ManifestModel.model_validate(doc)
     except ValidationError as e:
-        raise from_pydantic(source, e) from None
+        raise from_pydantic(source, e, ManifestModel) from None
     stops = tuple(
         Stop(
             id=s.id, lat=s.lat, lon=s.lon, service_s=float(s.service_s), radius_m=float(s.radius_m),

@@ -229,7 +229,7 @@ def parse_settings(text: str, source: str = "<config>") -> Settings:
     try:
         settings = Settings.model_validate(doc)
     except ValidationError as e:
-        raise from_pydantic(source, e) from None
+        raise from_pydantic(source, e, Settings) from None
     base = Path(source).parent if source and not source.startswith("<") else Path(".")
     return settings.model_copy(update={"source_path": str(base)})
 

@@ -35,6 +35,9 @@ def _stop(**changes) -> dict:
 
 BAD_MANIFESTS = [
     ("unknown key", {"colour": "red"}, "colour", "unknown key"),
+    ("misspelt stop key", {"stops": [{**_stop(), "servce_s": 60}]}, "stops[0].servce_s", "did you mean 'service_s'?"),
+    ("misspelt customer key", {"stops": [_stop(customer={"name": "Ana", "phonee": "+14165550123"})]},
+     "stops[0].customer.phonee", "did you mean 'phone'?"),
     ("window backwards", {"stops": [_stop(window={"start": "2026-11-23T17:00:00Z", "end": "2026-11-23T15:00:00Z"})]},
      "stops[0].window", "before it starts"),
     ("no coordinates", {"stops": [{k: v for k, v in _stop().items() if k not in ("lat", "lon")}]}, "stops[0].lat", "required"),
@@ -89,7 +92,9 @@ device = "/dev/ttyUSB0"
 """
 
 BAD_CONFIGS = [
-    ("unknown section", GOOD_CONFIG + "[bogus]\nx = 1\n", "bogus", "unknown key"),
+    ("unknown section", GOOD_CONFIG + "[bogus]\nx = 1\n", "bogus", "unknown key (not allowed); allowed here: vehicle, gps,"),
+    ("misspelt key", GOOD_CONFIG + "baud = 9600\n", "gps.baud", "did you mean 'baudrate'?"),
+    ("key of another broker", GOOD_CONFIG + "[mqtt]\nhost = \"broker\"\n", "mqtt.host", "allowed here: url, prefix,"),
     ("unknown key", GOOD_CONFIG.replace('id = "truck-17"', 'id = "truck-17"\ncolour = 1'), "vehicle.colour", "unknown key"),
     ("wrong type", GOOD_CONFIG + "[alerts]\napproaching_minutes = \"soon\"\n", "alerts.approaching_minutes", "number"),
     ("probability > 1", GOOD_CONFIG + "[alerts]\nlate_probability = 7\n", "alerts.late_probability", "less than 1"),
@@ -111,6 +116,7 @@ def test_bad_config_is_refused_with_its_field(tmp_path, capsys, name, text, fiel
     assert code == 2
     assert (f"{path}: {field}" if field else str(path)) in out and words in out, out
     assert "secret" not in out, "secrets never appear in error messages"
+    assert "source_path" not in out, "internal fields are not offered as keys"
 
 
 def test_missing_file_is_exit_2(tmp_path, capsys):
