@@ -11,7 +11,9 @@ import re
 import sys
 
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
-_PHONE = re.compile(r"\+\d{6,15}")
+# a number masked at the source (`+491511234**71`) is left as it is: masked twice it no longer
+# matches the same customer in the MQTT events
+_PHONE = re.compile(r"\+\d{6,15}(?![\d*])")
 
 
 def _mask(m: re.Match) -> str:

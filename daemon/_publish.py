@@ -34,7 +34,8 @@ def eta_payload(tracker: "RouteTracker", est: Estimate) -> dict:
             "p_late": round(e.p_late, 3), "remaining_m": round(e.remaining_m),
             "window": window_json(stop.window), "state": rec.state.value, "risk": rec.risk.value,
         })
-    return {"ts": iso(est.t), "route_id": tracker.route.route_id, "generated": iso(time.time()),
+    return {"ts": iso(est.t), "route_id": tracker.route.route_id, "timezone": tracker.route.timezone,
+            "generated": iso(time.time()),
             "speed": round(float(est.speed), 2), "off_route": bool(est.off_route), "stops": stops}
 
 

@@ -6,7 +6,9 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import aiomqtt
 
@@ -20,22 +22,50 @@ class VehicleView:
     last_event: dict = field(default_factory=dict)
 
 
+def _zone(name: object) -> tzinfo:
+    try:
+        return ZoneInfo(str(name)) if name else timezone.utc
+    except (ValueError, KeyError):
+        return timezone.utc
+
+
+def _clock(ts: object, tz: tzinfo, fmt: str = "%H:%M") -> str:
+    """An ISO time of a payload on the route's clock; '-' for what is missing or malformed."""
+    try:
+        return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).astimezone(tz).strftime(fmt)
+    except ValueError:
+        return "-"
+
+
+def _speed(v: object) -> str:
+    return f"{float(v) * 3.6:.0f} km/h" if isinstance(v, (int, float)) else "-"
+
+
 def render(views: dict[str, VehicleView]) -> str:
+    """Times on each route's own clock (the one its customers were promised windows in), named
+    in the vehicle's line; a dispatcher compares an ETA with the window beside it."""
     lines = [f"forewarn watch  {time.strftime('%H:%M:%S')}  {len(views)} vehicle(s)", ""]
     for vid in sorted(views):
         v = views[vid]
         gps = v.status.get("gps", {})
+        gps_state = str(gps.get("state", "?"))
+        if gps_state not in ("2D", "3D") and gps.get("detail"):
+            gps_state += f" ({gps['detail']})"        # why: "open /dev/ttyUSB0: No such file", "end of day.nmea"
+        tz = _zone(v.eta.get("timezone"))
         lines.append(f"{vid}  [{v.status.get('state', '?')}]  route {v.eta.get('route_id') or v.status.get('route_id') or '-'}"
-                     f"  gps {gps.get('state', '?')}  queue {v.status.get('queue_depth', '-')}")
+                     f"  gps {gps_state}  queue {v.status.get('queue_depth', '-')}  times {tz}")
         if v.position:
-            lines.append(f"  at {v.position.get('lat')}, {v.position.get('lon')}  {v.position.get('speed')} m/s"
-                         f"  {'OFF ROUTE' if v.position.get('off_route') else ''}")
+            lines.append(f"  at {v.position.get('lat')}, {v.position.get('lon')}  {_speed(v.position.get('speed'))}"
+                         f"  {'OFF ROUTE' if v.position.get('off_route') else ''}".rstrip())
         for s in (v.eta.get("stops") or [])[:5]:
-            lines.append(f"  {s['id']:<10} eta {str(s.get('eta'))[11:16]}  p10-p90 {str(s.get('p10'))[11:16]}-{str(s.get('p90'))[11:16]}"
+            w = s.get("window") or {}
+            lines.append(f"  {s['id']:<10} eta {_clock(s.get('eta'), tz)}  p10-p90 {_clock(s.get('p10'), tz)}-{_clock(s.get('p90'), tz)}"
+                         f"  window {_clock(w.get('start'), tz)}-{_clock(w.get('end'), tz)}"
                          f"  P(late) {s.get('p_late', 0):.2f}  {s.get('risk', ''):<8} {s.get('state', '')}")
         if v.last_alert:
             a = v.last_alert
-            lines.append(f"  last alert: {a.get('type')} {a.get('kind')} stop {a.get('stop_id')} to {a.get('to')} at {a.get('ts')}")
+            lines.append(f"  last alert: {a.get('type')} {a.get('kind')} stop {a.get('stop_id')} to {a.get('to')}"
+                         f" at {_clock(a.get('ts'), tz, '%H:%M:%S')}")
         lines.append("")
     return "\n".join(lines)
 

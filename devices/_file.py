@@ -93,6 +93,8 @@ class FileSource(NmeaLineSource):
             if stream is not sys.stdin.buffer:
                 stream.close()
             self.status.device_present = False
+            if not self.status.detail:      # "no-device" after a replay: say why
+                self.status.detail = f"end of {self.path}"
 
     async def _read(self, stream: BinaryIO) -> bytes:
         """The next chunk, or b"" (end) when the read fails, counted: a replay of a file on

@@ -52,3 +52,14 @@ def test_clock_gap_reads_as_a_duration_and_survives_the_log_masking():
                             None)
     line = _Formatter(journald=True).format(rec)
     assert line == "<4>WARNING forewarn.daemon: system clock is 17.4 years ahead of GPS time (2009-07-07T14:42:23Z)"
+
+
+def test_log_masks_a_raw_number_once_and_leaves_a_masked_one_alone():
+    fmt = _Formatter(journald=False)
+
+    def line(msg: str) -> str:
+        return fmt.format(logging.LogRecord("forewarn.notify", logging.INFO, __file__, 1, msg, (), None))
+
+    assert line("to +491511234**71 sid=1").endswith("to +491511234**71 sid=1")
+    assert "+14165550123" not in line("Twilio said: +14165550123 is not a mobile number")
+    assert "+1416*****23" in line("Twilio said: +14165550123 is not a mobile number")

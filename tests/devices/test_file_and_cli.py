@@ -29,6 +29,8 @@ def test_file_replay_as_fast_as_possible_yields_every_fix_of_a_real_drive() -> N
     assert len(fixes) == 596  # one per second, 14:42:23 .. 14:52:18
     assert all(b.t - a.t == 1.0 for a, b in zip(fixes, fixes[1:]))
     assert source.status.counters["unsupported"] == 1787  # the GSV lines
+    # a replay that ended is not a receiver that vanished: the status says which
+    assert source.status.state == "no-device" and source.status.detail == f"end of {TIZEN}"
 
 
 def test_paced_replay_honours_the_data_timestamps(tmp_path: Path) -> None:
