@@ -22,7 +22,7 @@ from ._runtime import Daemon, Hooks
 from ._tracker import RouteTracker, Step
 
 PROGRESS_EVERY_S = 30.0
-SHOWN_EVENTS = {"arrival", "departure", "risk", "off_route", "on_route", "missed_unwarned", "early",
+SHOWN_EVENTS = {"arrival", "departure", "risk", "off_route", "on_route", "missed_unwarned", "expired", "early",
                 "route_loaded", "alert_failed", "alert_undelivered"}
 
 

@@ -123,6 +123,16 @@ class Policy:
                            "p_late": round(eta.p_late, 3)})
             rec.risk = risk
 
+        if a.expire_hours and now - w_end > a.expire_hours * 3600:
+            # A promise that ended this long ago is history: a manifest left from another day (a
+            # week-old route still retained on the broker texted every customer "sorry, we missed
+            # your window" and "about 3 min away"), or a stop never reached. The customer hears
+            # nothing more about it; dispatch hears it once.
+            if not rec.expired:
+                rec.expired = True
+                events.append({"type": "expired", "stop_id": stop.id, "window_end": w_end})
+            return out
+
         if eta.p90 < w_start - a.early_minutes * 60 and not rec.early_flagged:
             rec.early_flagged = True
             events.append({"type": "early", "stop_id": stop.id, "p90": eta.p90, "window_start": w_start})
@@ -202,6 +212,6 @@ class Policy:
         return [self._decide(rec, "held_up", {"minutes": str(minutes)}, now, holdable=False)]
 
     def delivered(self, stop: Stop, rec: StopRecord, now: float) -> Decision | None:
-        if rec.sent.get("delivered"):
+        if rec.sent.get("delivered") or rec.expired:
             return None
         return self._decide(rec, "delivered", {"rating": "yes" if self.a.rating else ""}, now, holdable=True)

@@ -44,7 +44,7 @@ STATUS_EVERY_S = 30.0
 HISTORY_SAVE_S = 60.0
 CLOCK_WARN_S = 120.0      # say so when the system clock and GPS time disagree by more than this
 # event types whose counts the retained `status` carries: what a dispatcher checks at a glance
-STATUS_COUNTERS = ("alert_sent", "alert_failed", "alert_undelivered", "missed_unwarned", "route_rejected",
+STATUS_COUNTERS = ("alert_sent", "alert_failed", "alert_undelivered", "missed_unwarned", "expired", "route_rejected",
                    "input_rejected", "config_rejected")
 SHUTDOWN_BUDGET_S = 8.0   # systemd's default stop timeout is 90 s; we promise 10
 

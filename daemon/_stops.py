@@ -67,6 +67,7 @@ class StopRecord:
     sent: dict[str, int] = field(default_factory=dict)  # kind -> how many of that kind decided
     early_flagged: bool = False
     missed_unwarned: bool = False
+    expired: bool = False                   # its window ended `expire_hours` ago: customers are not told
     approach_at: float | None = None        # when the approaching message said the truck would come (POSIX)
     held_since: float | None = None         # the ETA has been held_up_minutes past that since
 

@@ -74,6 +74,24 @@ def test_no_delay_once_the_window_has_ended_but_a_plain_sorry():
     assert rec.missed_unwarned
 
 
+def test_a_window_long_over_is_history_no_customer_hears_of_it_dispatch_does_once():
+    p, rec = Policy(A(sustain_s=0), TZ), StopRecord("S1")
+    events: list[dict] = []
+    week = 7 * 86400.0                       # yesterday's (last week's) manifest, left retained on the broker
+    for k in range(3):
+        now = W_END + week + 60 * k
+        assert p.on_estimate(STOP, rec, eta(now + 180, 1.0), now, True, events) == []
+    assert rec.expired and [e["type"] for e in events].count("expired") == 1
+    assert "missed_unwarned" not in [e["type"] for e in events]
+    assert p.delivered(STOP, rec, W_END + week + 600) is None
+    # just inside the limit the plain sorry still goes out; expire_hours = 0 never expires
+    assert [d.kind for d in drive(Policy(A(sustain_s=0), TZ), StopRecord("S1"),
+                                  [(W_END + 11.9 * 3600, eta(W_END + 12 * 3600, 1.0))])] == ["sorry_late"]
+    assert [d.kind for d in drive(Policy(A(sustain_s=0, expire_hours=0), TZ), StopRecord("S1"),
+                                  [(W_END + week, eta(W_END + week + 600, 1.0))])] == ["sorry_late"]
+    assert StopRecord.from_row(rec.to_row()).expired   # and it stays so across a restart
+
+
 def test_second_delay_only_when_the_promise_moves_again():
     p, rec = Policy(A(sustain_s=0, delay_margin_minutes=15), TZ), StopRecord("S1")
     first = drive(p, rec, [(T0, eta(W_END + 1800, 0.95))])

@@ -4,13 +4,13 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from forewarn.daemon._replay import metrics
 from forewarn.daemon._report import print_fleet_report, print_summary
 from forewarn.daemon.cli import main
 
-from .helpers import DEMO, DRIVE, LATE_STOP, ROUTE, WINDOW_END
+from .helpers import DEMO, DRIVE, LATE_STOP, ROUTE, WINDOW_END, manifest
 
 
 def replay_json(capsys, *extra: str) -> dict:
@@ -84,6 +84,25 @@ def test_summary_of_a_document_without_a_zone_is_in_utc_and_says_so(capsys):
     out = io.StringIO()
     print_fleet_report([doc], out)
     assert "None" not in out.getvalue() and "median warning lead" not in out.getvalue()
+
+
+def test_yesterdays_manifest_texts_nobody_and_tells_dispatch(tmp_path, capsys):
+    """A route left retained on the broker from the day before meets today's drive: without
+    expiry every customer got "sorry, we missed your window" and "about N min away"."""
+    doc = manifest()
+    for stop in doc["stops"]:
+        for edge in ("start", "end"):
+            t = datetime.fromisoformat(stop["window"][edge].replace("Z", "+00:00"))
+            stop["window"][edge] = (t - timedelta(days=1)).isoformat()
+    route = tmp_path / "yesterday.json"
+    route.write_text(json.dumps(doc))
+    assert main(["replay", str(DRIVE), "--route", str(route), "--json", "--events",
+                 "-c", str(ROUTE.parent / "forewarn.toml")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [m for s in out["stops"] for m in s["messages"]] == []
+    expired = [e["stop_id"] for e in out["events"] if e["type"] == "expired"]
+    assert sorted(expired) == ["S1", "S2", "S3"], out["events"][:20]
+    assert all(p["p50"] for s in out["stops"] for p in s["predictions"]), "the truck is still tracked"
 
 
 def test_replay_of_a_missing_log_is_exit_2(tmp_path, capsys):
