@@ -133,7 +133,12 @@ class Policy:
                 events.append({"type": "expired", "stop_id": stop.id, "window_end": w_end})
             return out
 
-        if eta.p90 < w_start - a.early_minutes * 60 and not rec.early_flagged:
+        # An arrival predicted hours before the window is not this delivery's run: tomorrow's route
+        # installed tonight, the truck driving home past its first stop, would tell that customer
+        # "about 12 min away" tonight (and spend the stop's early flag before the real day).
+        this_run = eta.p50 >= w_start - a.approach_lead_hours * 3600
+
+        if this_run and eta.p90 < w_start - a.early_minutes * 60 and not rec.early_flagged:
             rec.early_flagged = True
             events.append({"type": "early", "stop_id": stop.id, "p90": eta.p90, "window_start": w_start})
             if a.notify_customer_early and self._can_update(rec):
@@ -179,7 +184,7 @@ class Policy:
                 rec.ontime_since = None
 
         # approaching: the next stop, close in time (unless a correction took its slot)
-        if is_next and not rec.sent.get("approaching") and eta.p50 - now <= a.approaching_minutes * 60 \
+        if is_next and this_run and not rec.sent.get("approaching") and eta.p50 - now <= a.approaching_minutes * 60 \
                 and self._can_update(rec, reserve=("delivered",)):
             minutes = minutes_until(eta.p50, now)
             rec.approach_at = now + 60 * minutes

@@ -145,6 +145,19 @@ def test_approaching_only_for_the_next_stop_and_once():
     assert [(d.kind, d.fields["minutes"]) for d in ds] == [("approaching", "10")]
 
 
+def test_tomorrows_stop_driven_past_tonight_hears_nothing_until_its_run():
+    """Tomorrow's route is installed tonight and the truck drives home past its first stop: that
+    customer must not hear "about 10 min away" at 18:30, nor dispatch get its 'early' then."""
+    p, rec = Policy(A(), TZ), StopRecord("S1")
+    events: list[dict] = []
+    evening = W_START - 15.5 * 3600                         # 18:30 the evening before a 10:00 window
+    assert p.on_estimate(STOP, rec, eta(evening + 600, 0.0), evening, True, events) == []
+    assert events == [] and not rec.early_flagged
+    morning = W_START - 2 * 3600                            # 08:00, the truck 10 min away: 1 h 50 early
+    ds = p.on_estimate(STOP, rec, eta(morning + 600, 0.0), morning, True, events)
+    assert [d.kind for d in ds] == ["approaching"] and [e["type"] for e in events] == ["early"]
+
+
 def _told_10_min_away(p: Policy, rec: StopRecord) -> float:
     """The approaching message goes out at T0 for an arrival at T0 + 10 min; returns that time."""
     ds = drive(p, rec, [(T0, eta(T0 + 600, 0.0))], is_next=True)
