@@ -32,7 +32,7 @@ from ._reorder import OrderStore, base_version, reordered
 from ._sdnotify import Notifier as SdNotify, watchdog_interval
 from ._store_guard import open_state
 from ._wire import dumps, iso
-from ._tracker import RouteTracker, Step
+from ._tracker import RouteTracker, Step, withdraw_unplanned
 
 log = logging.getLogger("forewarn.daemon")
 
@@ -209,6 +209,12 @@ class Daemon:
         kind = "route_updated" if cur is not None and cur.route.route_id == route.route_id else "route_loaded"
         self.emit({"type": kind, "route_id": route.route_id, "version": route.version, "origin": origin,
                    "stops": len(route.stops)})
+        withdrawn = {(route.route_id, sid): n for sid, n in self.tracker.withdrawn.items()}
+        if cur is not None and cur.route.route_id != route.route_id:   # replaced: the old plan's stops are not ours now
+            withdrawn.update({(cur.route.route_id, sid): n
+                              for sid, n in withdraw_unplanned(self.outbox, cur.route.route_id, ()).items()})
+        for (rid, sid), n in withdrawn.items():
+            self.emit({"type": "withdrawn", "route_id": rid, "stop_id": sid, "messages": n})
         if self.settings.gps.source != "file" or self._last_fix_t is not None:
             # a recorded drive starts its route at its first fix, in log time (RouteTracker.on_fix)
             self._publish_step(self.tracker.start(self.now()), None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
@@ -36,6 +36,18 @@ OUT_OF_PLACE_DWELL_S = 90.0  # longer than a red light (the estimator's stuck gr
 # messages still pending for a stop that is done (completed or skipped) are withdrawn: nothing about a
 # finished stop goes out except "delivered"
 WITHDRAWN_WHEN_DONE = ("window", "delay", "approaching", "back_on_time", "early", "held_up")
+
+
+
+
+def withdraw_unplanned(outbox: Outbox, route_id: str, planned: Collection[str]) -> dict[str, int]:
+    """Pending messages of `route_id` for stops that are not in its plan any more (dispatch
+    removed them, moved them to another truck, or replaced the route): withdrawn as for a
+    finished stop. A window message held for the night must not tell a cancelled customer in
+    the morning that the truck is coming. Returns stop id -> rows withdrawn."""
+    gone = sorted({r.stop_id for r in outbox.rows(route_id) if r.state == "pending"} - set(planned))
+    withdrawn = {sid: outbox.discard_for_stop(route_id, sid, WITHDRAWN_WHEN_DONE) for sid in gone}
+    return {sid: n for sid, n in withdrawn.items() if n}
 
 
 P = ParamSpec("P")
@@ -75,6 +87,8 @@ class RouteTracker:
         self.estimator = Estimator(route, history=history)
         self.book = StopBook(conn, route.route_id, [s.id for s in route.stops])
         self.book.reconcile_with_outbox([r.key for r in outbox.rows(route.route_id)])
+        # a new version of the plan (or a restart with one) without some stops: their messages go
+        self.withdrawn = withdraw_unplanned(outbox, route.route_id, [s.id for s in route.stops])
         # a restart (or a reorder) mid-route: today's service pace and the stop being served go on
         self.estimator.resume((s.id, self.book[s.id].arrived_at, self.book[s.id].departed_at)
                               for s in route.stops)

@@ -114,3 +114,27 @@ def test_a_reorder_over_mqtt_reaches_the_dispatchers_eta(tmp_path, broker, uniqu
     updated, eta_ids = asyncio.run(scenario())
     assert updated["origin"] == "cmd" and "+order-" in updated["version"]
     assert eta_ids == [s for s in order if s in eta_ids] and eta_ids, eta_ids
+
+
+def test_messages_of_stops_that_leave_the_plan_are_withdrawn(tmp_path):
+    """Held overnight (quiet hours), the window messages wait in the outbox; by morning dispatch
+    has moved S2 to another truck, then given this one another route. Neither the moved
+    customer nor the old route's customers hear from this truck."""
+    from datetime import datetime, timezone
+    t = Truck(write_config(tmp_path))
+    night = datetime(2009, 7, 7, 4, 0, tzinfo=timezone.utc).timestamp()    # 06:00 in Ratingen
+    t.d._publish_step(t.d.tracker.start(night), None)
+    held = {r.stop_id: r.state for r in t.d.outbox.rows("DEMO-2009-07-07-RATINGEN")}
+    assert held == {"S1": "pending", "S2": "pending", "S3": "pending"}, held
+    doc = manifest()
+    doc["stops"] = [s for s in doc["stops"] if s["id"] != "S2"]
+    t.d.accept_route(parse_manifest(json.dumps(doc)), "mqtt")
+    states = {r.stop_id: r.state for r in t.d.outbox.rows("DEMO-2009-07-07-RATINGEN")}
+    assert states == {"S1": "pending", "S2": "discarded", "S3": "pending"}, states
+    assert [(e["stop_id"], e["messages"]) for e in t.of("withdrawn")] == [("S2", 1)]
+    t.d.accept_route(parse_manifest(json.dumps(manifest(route_id="OTHER-ROUTE"))), "mqtt")
+    states = {r.stop_id: r.state for r in t.d.outbox.rows("DEMO-2009-07-07-RATINGEN")}
+    assert set(states.values()) == {"discarded"}, states
+    assert [(e["route_id"], e["stop_id"]) for e in t.of("withdrawn")][1:] == [
+        ("DEMO-2009-07-07-RATINGEN", "S1"), ("DEMO-2009-07-07-RATINGEN", "S3")]
+    t.close()
