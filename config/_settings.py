@@ -149,9 +149,9 @@ class AlertSettings(_Strict):
     sustain_max_s: float = Field(default=1200, ge=0)               # ... but never longer than this
     back_on_time_probability: float = Field(default=0.1, gt=0, lt=1)  # after a delay message: "good news" below this
     approaching_minutes: float = Field(default=15, gt=0)
-    approach_lead_hours: float = Field(default=3, gt=0)            # approaching / early only for an arrival at most this
-                                                                   # before the window: earlier is another run (tomorrow's
-                                                                   # route, driven past tonight)
+    approach_lead_hours: float = Field(default=3, gt=0)            # approaching / early / arrival only this close to the
+                                                                   # window: earlier is another run (tomorrow's route,
+                                                                   # driven past and stopped at tonight)
     held_up_minutes: float = Field(default=10, ge=0)               # after "about N min away": the ETA slipped this far
                                                                    # past it (held for sustain_s) -> one "held up" (0 = never)
     max_messages_per_stop: int = Field(default=5, ge=1, le=20)     # 5: room for a "held up" beside window, delay,

@@ -23,6 +23,7 @@ from forewarn.config import AlertSettings
 from forewarn.eta import Stop, StopEta
 
 from ._stops import Risk, StopRecord
+from .notify import DAY_KEYS
 
 RESERVED_KINDS = ("approaching", "delivered")
 QUARTER = 15 * 60
@@ -90,6 +91,14 @@ class Policy:
     def _fmt(self, t: float) -> str:
         return local_hhmm(t, self.tz)
 
+    def _day(self, t: float, now: float) -> str:
+        """`t`'s day as read at `now`, in the stop's zone: a `DAY_KEYS` key for the template."""
+        day = datetime.fromtimestamp(t, tz=self.tz).date()
+        ahead = (day - datetime.fromtimestamp(now, tz=self.tz).date()).days
+        if ahead <= 0:
+            return "today"
+        return "tomorrow" if ahead == 1 else DAY_KEYS[2 + day.weekday()]
+
     # -- rules ---------------------------------------------------------------------------
     def window(self, stop: Stop, rec: StopRecord, now: float) -> Decision | None:
         """Tell the promised window up front, unless it is too far ahead or over.
@@ -106,8 +115,9 @@ class Policy:
         if w.end_t <= now or w.start_t - now > self.a.window_lead_hours * 3600:
             return None
         rec.announced = rec.promised = promised
-        return self._decide(rec, "window", {"start": self._fmt(w.start_t), "end": self._fmt(w.end_t)},
-                            now, holdable=True)
+        goes_out = quiet_until(now, self.tz, self.a) or now     # held through quiet hours, it says the day then
+        return self._decide(rec, "window", {"day": self._day(w.start_t, goes_out), "start": self._fmt(w.start_t),
+                                            "end": self._fmt(w.end_t)}, now, holdable=True)
 
     def on_estimate(self, stop: Stop, rec: StopRecord, eta: StopEta, now: float, is_next: bool,
                     events: list[dict]) -> list[Decision]:

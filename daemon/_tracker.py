@@ -187,6 +187,10 @@ class RouteTracker:
         a = self.alerts
         speed = fix.speed if fix.speed is not None else 0.0
         recs = self.book.records
+        # a stop whose run has not begun (its window opens more than approach_lead_hours from
+        # now) is not being served: tomorrow's first customer, passed and stopped at tonight,
+        # was told "delivered" and then nothing on the day
+        opens_by = now + a.approach_lead_hours * 3600
         for stop, d in zip(self.route.stops, self.estimator.distances_to_stops(fix)):
             rec = recs[stop.id]
             if rec.state in DONE:
@@ -207,7 +211,7 @@ class RouteTracker:
                     rec.outside_since = None
                     self.book.stage(rec)
                 continue
-            if d <= stop.radius_m and speed <= a.arrival_speed_mps:
+            if d <= stop.radius_m and speed <= a.arrival_speed_mps and stop.window.start_t <= opens_by:
                 if rec.inside_since is None:
                     rec.inside_since = now
                 if now - rec.inside_since >= self._arrival_dwell(stop):

@@ -10,11 +10,11 @@ from ._gsm import gsm_length, is_gsm, sms_length
 from ._message import KINDS, DeliveryStatus, Notifier, OutgoingMessage, SendResult
 from ._phone import mask_phone, normalize_phone
 from ._sender import Sender
-from ._templates import TemplateError, render
+from ._templates import DAY_KEYS, TemplateError, render
 from ._twilio import TwilioNotifier
 
 __all__ = [
-    "ConsoleNotifier", "DeliveryStatus", "InvalidNumber", "KINDS", "NetworkError", "NotMobile", "Notifier",
+    "ConsoleNotifier", "DAY_KEYS", "DeliveryStatus", "InvalidNumber", "KINDS", "NetworkError", "NotMobile", "Notifier",
     "NotifyError", "OutgoingMessage", "PermanentError", "ProviderUnavailable", "RateLimited",
     "Sender", "SendResult", "TemplateError", "TransientError", "TwilioNotifier", "Unsubscribed",
     "gsm_length", "is_gsm", "mask_phone", "normalize_phone", "render", "sms_length",

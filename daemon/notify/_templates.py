@@ -17,7 +17,7 @@ from typing import Any
 from ._gsm import segment_budget, sms_length, to_gsm
 
 FIELDS: dict[str, tuple[str, ...]] = {
-    "window": ("name", "start", "end"),
+    "window": ("name", "day", "start", "end"),
     "delay": ("name", "start", "end"),
     "approaching": ("name", "minutes"),
     "delivered": ("name",),
@@ -27,6 +27,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "held_up": ("name", "minutes"),
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+# `day` is given as one of these keys and said in the customer's language by the file's [days]
+# table: "today", "tomorrow", or the weekday of a window further ahead
+DAY_KEYS = ("today", "tomorrow", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MAX_NAME = 40
 
 
@@ -52,6 +55,9 @@ def _load(locale: str) -> dict[str, Any] | None:
             unknown = set(_PLACEHOLDER.findall(text)) - set(FIELDS[kind])
             if unknown:
                 raise TemplateError(f"{path.name}: [{table}] {kind} uses unknown field(s) {sorted(unknown)}")
+    missing = set(DAY_KEYS) - set(data.get("days", {}))
+    if missing:
+        raise TemplateError(f"{path.name}: [days] lacks {sorted(missing)}")
     return data
 
 
@@ -129,6 +135,11 @@ def render(kind: str, locale: str, **fields: Any) -> str:
     if missing:
         raise TemplateError(f"{kind}: missing field(s) {missing}")
     values = {f: _clean(fields[f]) for f in FIELDS[kind]}
+    if "day" in values:
+        words = data.get("days", {})
+        if values["day"] not in DAY_KEYS or values["day"] not in words:
+            raise TemplateError(f"{kind}: day {values['day']!r} is not one of {DAY_KEYS} in {data.get('locale')}.toml [days]")
+        values["day"] = str(words[values["day"]])
     suffix = ""
     if kind == "delivered" and _truthy(fields.get("rating", False)) and not voice:
         suffix = " " + extra_text(data.get("locale", locale), "rating")

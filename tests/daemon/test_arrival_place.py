@@ -58,3 +58,20 @@ def test_a_driver_who_serves_the_later_stop_first_is_still_seen():
                         (1000.0, 1500.0, 0.0)])
     visits = _visits(events)
     assert ("arrival", "S2") in visits and ("skipped", "S1") in visits
+
+
+def test_a_stop_whose_run_has_not_begun_is_not_visited_by_standing_there():
+    """Tomorrow's route, installed tonight: the truck stands at its first stop for a minute on
+    the way home. That is not the delivery: no arrival, no "delivered", and on the day the stop
+    is served as usual."""
+    from datetime import timedelta
+    from tests.eta.geom import T0, route as make_route
+    tomorrow = [stop("S1", 2950.0, 0.0, end_min=24 * 60 + 120.0)]          # window 15:00-16:00Z tomorrow
+    conn = open_db(":memory:")
+    t = RouteTracker(make_route(out_and_back(), tomorrow), ALERTS, Outbox(conn), conn=conn)
+    events = _drive(t, [(0.0, 2950.0, 60.0)])
+    assert _visits(events) == [] and t.record("S1").state.value not in ("arrived", "completed")
+    day = T0 + timedelta(hours=23)                                           # 13:00Z tomorrow: 2 h before
+    for i in range(40):
+        events += t.on_fix(fix((day - T0).total_seconds() + i, 2950.0, 0.0, 0.0)).events
+    assert ("arrival", "S1") in _visits(events)

@@ -37,8 +37,21 @@ def drive(policy: Policy, rec: StopRecord, seq: list[tuple[float, StopEta]], is_
 def test_window_message_up_front_in_local_time():
     p, rec = Policy(A(quiet_hours=None), TZ), StopRecord("S1")
     d = p.window(STOP, rec, T0)
-    assert d.kind == "window" and d.fields == {"start": "10:00", "end": "12:00"}
+    assert d.kind == "window" and d.fields == {"day": "today", "start": "10:00", "end": "12:00"}
     assert p.window(STOP, rec, T0 + 60) is None, "at most once"
+
+
+def test_window_message_says_the_day_it_is_read_on():
+    """Tomorrow's route installed at 17:00 said "planned today between 10:00 and 12:00"."""
+    five_pm = W_START - 17 * 3600                            # 17:00 the day before
+    assert Policy(A(quiet_hours=None), TZ).window(STOP, StopRecord("S1"), five_pm).fields["day"] == "tomorrow"
+    # held by quiet hours (22:00) until 08:00 on the day itself: then it is today
+    ten_pm = W_START - 12 * 3600
+    held = Policy(A(quiet_hours="21:00-08:00"), TZ).window(STOP, StopRecord("S1"), ten_pm)
+    assert held.fields["day"] == "today" and held.not_before == W_START - 2 * 3600
+    # two days ahead (a longer lead): the weekday (2026-11-23 is a Monday)
+    far = Policy(A(quiet_hours=None, window_lead_hours=72), TZ).window(STOP, StopRecord("S1"), W_START - 48 * 3600)
+    assert far.fields["day"] == "mon"
 
 
 def test_on_time_route_sends_no_delay():
@@ -277,7 +290,7 @@ def test_a_moved_window_is_announced_again_once():
     later = Window(datetime.fromtimestamp(W_START + 3600, timezone.utc), datetime.fromtimestamp(W_END + 3600, timezone.utc))
     moved = replace(STOP, window=later)
     d = p.window(moved, rec, T0 + 20)
-    assert (d.kind, d.seq, d.fields) == ("window", 2, {"start": "11:00", "end": "13:00"})
+    assert (d.kind, d.seq, d.fields) == ("window", 2, {"day": "today", "start": "11:00", "end": "13:00"})
     assert p.window(moved, rec, T0 + 30) is None
 
 

@@ -8,7 +8,7 @@ from forewarn.daemon.notify import TemplateError, gsm_length, is_gsm, render
 from forewarn.daemon.notify._templates import FIELDS, voice_language
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "config" / "templates"
-SAMPLE = {"name": "Ana", "start": "10:00", "end": "12:00", "minutes": "15", "time": "09:40"}
+SAMPLE = {"name": "Ana", "day": "tomorrow", "start": "10:00", "end": "12:00", "minutes": "15", "time": "09:40"}
 TYPICAL_NAMES = ["Ana", "Jean-Baptiste Lefèvre", "Mohammed Al-Rashidi", "Zoë O'Connor",
                  "Dr. Bartholomew Featherstonehaugh-Smythe"]
 
@@ -21,7 +21,7 @@ def fields_for(kind, **over):
 def test_every_template_file_covers_every_kind_in_gsm7(locale):
     data = tomllib.loads((TEMPLATES / f"{locale}.toml").read_text("utf-8"))
     assert set(data["messages"]) == set(FIELDS)
-    for text in [*data["messages"].values(), *data["extras"].values()]:
+    for text in [*data["messages"].values(), *data["extras"].values(), *data["days"].values()]:
         assert is_gsm(text), text  # one accent outside GSM-7 would make every SMS UCS-2 (70 chars)
 
 
@@ -38,10 +38,23 @@ def test_typical_names_fit_one_segment_and_times_survive(locale, kind, name):
 
 
 def test_languages_differ_and_fields_land():
-    en = render("window", "en", name="Ana", start="10:00", end="12:00")
-    fr = render("window", "fr", name="Ana", start="10:00", end="12:00")
-    assert en.startswith("Hi Ana") and "between 10:00 and 12:00" in en
-    assert fr.startswith("Bonjour Ana") and "entre 10:00 et 12:00" in fr
+    en = render("window", "en", name="Ana", day="today", start="10:00", end="12:00")
+    fr = render("window", "fr", name="Ana", day="today", start="10:00", end="12:00")
+    assert en == "Hi Ana, your delivery is planned today between 10:00 and 12:00. We will let you know if that changes."
+    assert fr.startswith("Bonjour Ana") and "prévue aujourd'hui entre 10:00 et 12:00" in fr
+
+
+@pytest.mark.parametrize("locale,day,said", [("en", "tomorrow", "planned tomorrow between"),
+                                             ("en", "wed", "planned on Wednesday between"),
+                                             ("fr", "tomorrow", "prévue demain entre"),
+                                             ("fr", "sun", "prévue dimanche entre")])
+def test_the_window_says_its_day(locale, day, said):
+    assert said in render("window", locale, name="Ana", day=day, start="10:00", end="12:00")
+
+
+def test_a_day_that_is_not_a_key_is_refused():
+    with pytest.raises(TemplateError, match="day"):
+        render("window", "en", name="Ana", day="Tuesday", start="10:00", end="12:00")
 
 
 @pytest.mark.parametrize("evil", ["{0.__class__}", "{name}", "{start}", "%s%n", "{0.__init__.__globals__}"])
@@ -84,7 +97,7 @@ def test_locale_fallbacks():
 
 def test_contract_errors_are_loud():
     with pytest.raises(TemplateError, match="missing field"):
-        render("window", "en", name="Ana", start="10:00")
+        render("window", "en", name="Ana", day="today", start="10:00")
     with pytest.raises(TemplateError, match="unknown message kind"):
         render("teleported", "en", name="Ana")
 
