@@ -285,10 +285,14 @@ class Estimator:
                     self._live_noted = t
                     self.history.set_live(t, sl[K.S_RATIO], sl[K.S_RATIO_FAR])
         t = max(t, t_f)
-        if x != x and not off:
-            s = min(s + sl[K.S_V] * (t - t_f), m.length)
+        v = sl[K.S_V]
+        if x != x and not off:      # dead-reckoned as the kernel does: coasting, then stopped
+            coast = self.params.dropout_coast_s
+            s = min(s + v * min(t - t_f, coast), m.length)
+            if t - t_f > coast:
+                v = 0.0
         stops = StopEtas(key, self._out[:, :n].copy())
-        return Estimate(t, s, sl[K.S_V], self._lat0 + sl[K.S_MY] / self._ky,
+        return Estimate(t, s, v, self._lat0 + sl[K.S_MY] / self._ky,
                         self._lon0 + sl[K.S_MX] / self._kx, sl[K.S_DIST], off, stops)
 
     def _set_remaining(self, key: tuple) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _stuck
-from ._params import (CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0,
+from ._params import (CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0, P_DROPOUT_COAST,
                       P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
                       P_RATIO_FREEZE, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SEARCH_K,
@@ -642,8 +642,9 @@ def update_one(px, py, cum, edges, prof, stop_s, stop_x, stop_y, dwell_mu, dwell
         return
     s0 = st[S_S]
     if x != x and st[S_OFF] == 0.0:
-        # dropout: dead-reckon along the route with the filtered speed
-        s0 = s0 + st[S_V] * (t_now - st[S_T])
+        # dropout: dead-reckon along the route with the filtered speed, for at most
+        # `dropout_coast_s` (then the truck is taken as stopped: see EstimatorParams)
+        s0 = s0 + st[S_V] * min(t_now - st[S_T], prm[P_DROPOUT_COAST])
         if s0 > total:
             s0 = total
     lead_m = 0.0

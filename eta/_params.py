@@ -16,13 +16,13 @@ P_Q, P_SPEED_SIGMA, P_GATE, P_MAX_REJECTS, P_SEARCH_K, P_OFF_M, P_OFF_S, P_LIVE_
     P_RATIO_WEIGHT_FAR, P_TAIL_UP, P_TAIL_DOWN, P_LIVE_TAU_FAR, P_MEDIAN_SHIFT, \
     P_STUCK_RATIO, P_MOVING_RATIO, P_STUCK_GRACE, P_STUCK_SCALE, P_STUCK_SIGMA, P_STUCK_CLEAR, \
     P_STUCK_FADE, P_STUCK_HOLD_TAU, P_SLOW_CV_GAIN, P_RATIO_FREEZE, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S, \
-    P_UNFORESEEN_RATE, P_UNFORESEEN_DELAY = range(41)
+    P_UNFORESEEN_RATE, P_UNFORESEEN_DELAY, P_DROPOUT_COAST = range(42)
 # Self-calibration (see `Estimator.observe_arrival`): multipliers of the log-spread above (UP)
 # and below (DN) the median at each knot of predicted time to arrival (p50 - now, seconds),
 # piecewise linear between knots and constant beyond the ends. 1.0 = as the model says.
 CAL_KNOTS_S = (300.0, 900.0, 1800.0, 3600.0, 7200.0)
 N_CAL = len(CAL_KNOTS_S)
-P_CAL_UP0 = P_UNFORESEEN_DELAY + 1          # P_CAL_UP0 + k: `up` at knot k
+P_CAL_UP0 = P_DROPOUT_COAST + 1          # P_CAL_UP0 + k: `up` at knot k
 P_CAL_DN0 = P_CAL_UP0 + N_CAL               # P_CAL_DN0 + k: `dn` at knot k
 N_PARAMS = P_CAL_DN0 + N_CAL
 CAL_MIN, CAL_MAX = 0.5, 3.0                 # learned multipliers stay within these
@@ -96,6 +96,11 @@ class EstimatorParams:
     v_floor: float = 0.8             # m/s, slowest speed assumed for any stretch
     reacquire_prior_m: float = 2000.0  # full-scan tie-break: prefer candidates near the last match
     off_route_cv: float = 0.35       # spread of the straight-line leg when off route
+    dropout_coast_s: float = 120.0   # s, a GPS dropout is dead-reckoned at the filtered speed this long, then
+                                     # the truck is taken as stopped: silent longer is more often a truck that
+                                     # parked (an underground dock, a garage) than one still driving. Coasting
+                                     # on, 30 minutes underground put it kilometres ahead and told the next
+                                     # customer "about 2 min away"; a 3 km tunnel at 90 km/h is under 2 min
     # Stuck state (see _stuck.py): a truck standing or crawling in a queue, not at a stop.
     stuck_ratio: float = 0.3         # slower than this x the profile = stuck or crawling: the clock runs
     moving_ratio: float = 0.5        # faster than this x the profile = moving normally
@@ -180,5 +185,6 @@ class EstimatorParams:
         p[P_TAIL_NEAR_S] = self.tail_near_s
         p[P_UNFORESEEN_RATE] = self.unforeseen_rate_h / 3600.0     # per second of driving
         p[P_UNFORESEEN_DELAY] = self.unforeseen_delay_s
+        p[P_DROPOUT_COAST] = self.dropout_coast_s
         p[P_CAL_UP0:N_PARAMS] = 1.0        # uncalibrated; `Estimator` loads what its history learned
         return p

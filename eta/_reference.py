@@ -15,7 +15,7 @@ import numpy as np
 from ._kernels import (FADE_CUTOFF, N_OUT, NEAR_CUTOFF, O_P10, O_P50, O_P90, O_PLATE, O_REM, PR_V, S_DIST,
                        S_GO_SINCE, S_INIT, S_MX, S_MY, S_OFF, S_OFF_SINCE, S_P00, S_P01, S_P11, S_RATIO,
                        S_RATIO_FAR, S_REJ, S_S, S_STILL_SINCE, S_STUCK, S_T, S_V, STILL_S, STILL_V, Z90, by_stretch)
-from ._params import (CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0, P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
+from ._params import (CAL_KNOTS_S, N_CAL, P_CAL_DN0, P_CAL_UP0, P_DROPOUT_COAST, P_BASE_SIGMA, P_CRUISE, P_DETOUR, P_GATE, P_LIVE_DECAY, P_LIVE_TAU, P_LIVE_TAU_FAR,
                       P_MAX_REJECTS, P_N_TOD, P_OFF_CV, P_OFF_M, P_OFF_S, P_Q, P_RATIO_MAX,
                       P_RATIO_FREEZE, P_TAIL_DOWN_NEAR, P_TAIL_NEAR_S, P_RATIO_MIN, P_RATIO_WEIGHT, P_REACQ_PRIOR, P_RHO, P_SLOW_CV_GAIN,
                       P_MOVING_RATIO, P_STUCK_CLEAR, P_STUCK_FADE, P_STUCK_GRACE, P_STUCK_HOLD_TAU,
@@ -289,7 +289,7 @@ def update_one(px, py, cum, edges, prof, stop_s, stop_x, stop_y, dwell_mu, dwell
     rem = rem_idx[:n_rem]
     s0 = st[S_S]
     if x != x and st[S_OFF] == 0.0:
-        s0 = min(s0 + st[S_V] * (t_now - st[S_T]), total)
+        s0 = min(s0 + st[S_V] * min(t_now - st[S_T], prm[P_DROPOUT_COAST]), total)
     lead_m, lead_v = 0.0, prm[P_CRUISE]
     if st[S_OFF] != 0.0:
         k = rem[0]

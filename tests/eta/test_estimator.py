@@ -162,6 +162,20 @@ def test_predict_dead_reckons_through_a_dropout():
     assert e2.stops[0].p50 == pytest.approx(e1.stops[0].p50, abs=1.0)
 
 
+def test_a_long_dropout_coasts_then_holds_the_truck():
+    """Silent for half an hour (an underground loading dock): dead-reckoned for
+    `dropout_coast_s`, then taken as stopped, so its stops' ETAs move later with the clock
+    instead of the truck reaching them in the dark."""
+    est = Estimator(route(straight(), [stop("A", 2900.0, 0.0)]))
+    e1 = drive(est, ["A"], lambda t: V * t, 60)
+    coast = est.params.dropout_coast_s
+    e2 = est.predict(T0.timestamp() + 60 + 1800, ["A"])
+    assert e2.chainage == pytest.approx(e1.chainage + coast * V, abs=1.0) and e2.speed == 0.0
+    still = est.predict(T0.timestamp() + 60 + 3600, ["A"])
+    assert still.chainage == pytest.approx(e2.chainage, abs=1e-6)
+    assert still.stops[0].p50 == pytest.approx(e2.stops[0].p50 + 1800, abs=5.0)
+
+
 def test_departures_teach_todays_dwell():
     stops = [stop(f"S{i}", 1000.0 * i, 0.0, service_s=100.0) for i in range(1, 6)]
     est = Estimator(route(straight(), stops))

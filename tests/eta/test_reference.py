@@ -42,6 +42,9 @@ def _fixes(rng, est, n=400):
         x = float(np.interp(s, m.cum, m.px)) + rng.normal(0, 4)
         y = float(np.interp(s, m.cum, m.py)) + rng.normal(0, 4)
         kind = rng.random()
+        if i == 120:
+            t += 900.0                                     # a long dropout: coasts, then holds
+            kind = 0.0
         if kind < 0.05:
             x, y = math.nan, math.nan                      # dropout: predict only
         elif kind < 0.08:
