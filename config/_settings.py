@@ -253,7 +253,10 @@ def load_settings(path: str | Path) -> Settings:
 def read_secret(file: str | None, credential: str, what: str) -> str | None:
     """A secret from `file`, else from the systemd credential `credential`, else None.
 
-    The error names the file, never the content.
+    An empty credential counts as none: systemd refuses to start a unit whose LoadCredential=
+    file is missing (243/CREDENTIALS), so a deployment without MQTT auth keeps an empty
+    placeholder. An empty `file` someone configured is an error. The error names the file,
+    never the content.
     """
     candidates = [file] if file else []
     cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
@@ -269,6 +272,8 @@ def read_secret(file: str | None, credential: str, what: str) -> str | None:
         except OSError as e:
             raise ConfigError([Problem(c, "", f"cannot read {what}: {e.strerror}")]) from None
         if not value:
+            if c != file:
+                continue
             raise ConfigError([Problem(c, "", f"{what} file is empty")])
         return value
     return None

@@ -112,7 +112,8 @@ class MqttLink:
 
     # -- the connection loop ---------------------------------------------------------------
     def _client(self) -> aiomqtt.Client:
-        password = read_secret(self.s.password_file, "mqtt-password", "MQTT password")
+        # MQTT has no password without a user name (3.1.1, 3.1.2.9): a broker without auth needs none
+        password = read_secret(self.s.password_file, "mqtt-password", "MQTT password") if self.s.username else None
         tls = None
         if self.s.tls:
             tls = ssl.create_default_context(cafile=self.s.ca_file)
