@@ -198,6 +198,8 @@ class AlertSettings(_Strict):
 
 class StateSettings(_Strict):
     path: str = "/var/lib/forewarn/state.db"
+    keep_days: float = Field(default=30, ge=0)   # finished messages and their routes' stop states are
+                                                 # deleted after this (0 = keep everything)
 
 
 class RoutesSettings(_Strict):

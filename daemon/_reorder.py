@@ -15,7 +15,7 @@ import hashlib
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from forewarn.eta import Route
@@ -65,6 +65,11 @@ class OrderStore:
         if conn is not None:
             conn.execute("CREATE TABLE IF NOT EXISTS stop_order (route_id TEXT PRIMARY KEY,"
                          " base_version TEXT NOT NULL, stop_ids TEXT NOT NULL)")
+
+    def forget(self, route_ids: Iterable[str]) -> None:
+        """Drop the orders of routes long finished (see `Outbox.prune`)."""
+        if self._conn is not None:
+            self._conn.executemany("DELETE FROM stop_order WHERE route_id=?", [(r,) for r in route_ids])
 
     def save(self, route_id: str, base_version: str, order: Sequence[str]) -> None:
         if self._conn is not None:

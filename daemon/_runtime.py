@@ -32,6 +32,7 @@ from ._reorder import OrderStore, base_version, reordered
 from ._sdnotify import Notifier as SdNotify, watchdog_interval
 from ._store_guard import open_state
 from ._wire import dumps, iso
+from ._stops import forget_routes
 from ._tracker import RouteTracker, Step, withdraw_unplanned
 
 log = logging.getLogger("forewarn.daemon")
@@ -42,6 +43,7 @@ STATUS_EVERY_S = 30.0
 # state file this often when it changed, not only at a clean stop: a gateway that loses power
 # with the ignition gets no SIGTERM, and would forget the whole day's learning.
 HISTORY_SAVE_S = 60.0
+PRUNE_EVERY_S = 6 * 3600.0   # how often finished messages older than [state] keep_days are deleted
 CLOCK_WARN_S = 120.0      # say so when the system clock and GPS time disagree by more than this
 # event types whose counts the retained `status` carries: what a dispatcher checks at a glance
 STATUS_COUNTERS = ("alert_sent", "alert_failed", "alert_undelivered", "missed_unwarned", "expired", "route_rejected",
@@ -131,6 +133,7 @@ class Daemon:
         self._eta_pacer = Pacer()          # the `eta` topic: at most once a second of fix time, and on events
         self._gps_offset = 0.0     # GPS time - system time at the last fix
         self._tick_beat = time.monotonic()
+        self._pruned_at = -PRUNE_EVERY_S
 
     @property
     def last_fix_time(self) -> float | None:
@@ -341,7 +344,27 @@ class Daemon:
             if time.monotonic() - saved_at >= HISTORY_SAVE_S:
                 saved_at = time.monotonic()
                 self._save_history()
+            if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
+                self.prune_state()
             self.state.maybe_recover()
+
+    def prune_state(self) -> None:
+        """Delete messages finished more than `[state] keep_days` ago, and the stop states and
+        orders of routes left with none. Only by GPS time (a gateway that boots with its clock
+        years ahead must not delete this week's rows, whose absence would let a re-sent
+        manifest message its customers again), never the route in hand, never in a replay."""
+        days = self.settings.state.keep_days
+        if not days or self._last_fix_t is None or self.settings.gps.source == "file":
+            return
+        self._pruned_at = time.monotonic()
+        gone = self.outbox.prune(self.now() - days * 86400.0)
+        if self.tracker is not None:
+            gone.discard(self.tracker.route.route_id)
+        if gone:
+            forget_routes(self.conn, gone)
+            self.orders.forget(gone)
+            log.info("state file: messages and stop states of %d route(s) finished over %g days ago deleted",
+                     len(gone), days)
 
     async def _routes(self) -> None:
         while True:

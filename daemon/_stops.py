@@ -17,6 +17,7 @@ import enum
 import json
 import operator
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
 
@@ -100,6 +101,14 @@ class StopRecord:
 
 _FIELDS = tuple(f.name for f in fields(StopRecord))
 _plain_fields = operator.attrgetter(*(name for name in _FIELDS if name != "sent"))
+
+
+def forget_routes(conn: sqlite3.Connection, route_ids: Iterable[str]) -> int:
+    """Drop the stop records of routes long finished (see `Outbox.prune`)."""
+    ids = sorted(route_ids)
+    if not ids:
+        return 0
+    return conn.execute(f"DELETE FROM stop_state WHERE route_id IN ({','.join('?' * len(ids))})", ids).rowcount
 
 
 class StopBook:

@@ -185,6 +185,21 @@ class Outbox:
         with self._lock:
             return self._db.execute(sql, args).rowcount
 
+    def prune(self, before: float) -> set[str]:
+        """Delete finished rows (sent, failed, discarded) last changed before `before`: a
+        gateway runs for years, and every status poll and start-up check reads this table.
+        Returns the routes left with no row at all (their stop states can go too)."""
+        final = "state IN ('sent','failed','discarded') AND updated_at<?"
+        with self._lock:
+            routes = {r[0] for r in self._db.execute(f"SELECT DISTINCT route_id FROM outbox WHERE {final}", (before,))}
+            if not routes:
+                return set()
+            self._db.execute(f"DELETE FROM outbox WHERE {final}", (before,))
+            marks = ",".join("?" * len(routes))
+            left = {r[0] for r in self._db.execute(
+                f"SELECT DISTINCT route_id FROM outbox WHERE route_id IN ({marks})", tuple(routes))}
+        return routes - left
+
     # -- reading -----------------------------------------------------------------------
     def _select(self, where: str, args: tuple = (), tail: str = "ORDER BY created_at, rowid") -> list[OutboxRow]:
         with self._lock:

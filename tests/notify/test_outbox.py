@@ -106,3 +106,21 @@ def test_awaiting_status_skips_final_and_abandoned_rows(outbox):
     assert [r.key for r in outbox.awaiting_status()] == ["R1/S1/window/0"]
     assert outbox.awaiting_status(sent_after=time.time() + 1) == []   # given up on after a while
     assert outbox.sids() == {"SM1", "SM2", "CA3"}
+
+
+def test_prune_deletes_finished_rows_only_and_names_the_routes_left_empty(db_path):
+    clock = [1_000_000.0]
+    ob = Outbox(open_db(db_path), clock=lambda: clock[0])
+    for key in ("OLD/S1/window/1", "OLD/S2/window/1", "MIXED/S1/window/1", "MIXED/S2/window/1"):
+        ob.enqueue(make_msg(key))
+    ob.mark_sending("OLD/S1/window/1")
+    ob.mark_sent("OLD/S1/window/1", "SM1")
+    ob.mark_failed("OLD/S2/window/1", 21211, "invalid number")
+    ob.discard_for_stop("MIXED", "S1")
+    clock[0] += 40 * 86400.0                           # forty days on
+    ob.enqueue(make_msg("NEW/S1/window/1"))
+    ob.mark_sending("NEW/S1/window/1")
+    ob.mark_sent("NEW/S1/window/1", "SM2")
+    assert ob.prune(clock[0] - 30 * 86400.0) == {"OLD"}          # MIXED keeps its pending row
+    assert sorted(r.key for r in ob.rows()) == ["MIXED/S2/window/1", "NEW/S1/window/1"]
+    assert ob.prune(clock[0] - 30 * 86400.0) == set()
