@@ -1,7 +1,8 @@
 """The broker goes away mid-route and comes back (issue 6).
 
 Events the daemon emits while the broker is down wait in its SQLite queue; after the
-reconnect a persistent-session dispatcher gets every one, in `seq` order, none twice, and
+reconnect a persistent-session dispatcher gets every one, in `seq` order, none twice but
+the one in flight when the broker died (QoS 1: at least once), and
 the daemon republishes its retained `status`/`position`/`eta` before it drains the backlog.
 """
 from __future__ import annotations
@@ -51,9 +52,15 @@ def test_events_during_outage_arrive_in_order_after_reconnect_retained_first(
         assert watcher.wait(lambda w: {e["seq"] for e in w.events()} >= set(backlog), 120), \
             f"backlog {backlog} not delivered\n{daemon.output()}"
 
-        seqs = [e["seq"] for e in watcher.events()]
-        assert len(seqs) == len(set(seqs)), f"an event arrived twice: {seqs}"
-        assert seqs == sorted(seqs), f"events out of order: {seqs}"
+        got = [e["seq"] for e in watcher.events()]
+        # QoS 1 is at-least-once on both legs: the event in flight when the broker died (still in
+        # the daemon's queue, so the first of the backlog, or handed on to the dispatcher but not
+        # acknowledged, which the persistent broker redelivers) may come twice, with its seq.
+        # Nothing queued after it can: it never reached a broker before the outage ended.
+        twice = sorted({s for s in got if got.count(s) > 1})
+        assert all(s <= backlog[0] for s in twice), f"an event arrived twice: {got} (backlog {backlog})"
+        seqs = list(dict.fromkeys(got))                         # first arrivals, in arrival order
+        assert seqs == sorted(seqs), f"events out of order: {got}"
         # (seen once under full-suite load, not reproduced since: the daemon deletes an event
         # only after the broker's PUBACK, so a gap is on the broker -> dispatcher side; the
         # broker's log and the daemon's say which)
