@@ -217,7 +217,7 @@ class Daemon:
             withdrawn.update({(cur.route.route_id, sid): n
                               for sid, n in withdraw_unplanned(self.outbox, cur.route.route_id, ()).items()})
         for (rid, sid), n in withdrawn.items():
-            self.emit({"type": "withdrawn", "route_id": rid, "stop_id": sid, "messages": n})
+            self.emit({"type": "withdrawn", "route_id": rid, "stop_id": sid, "messages": n, "reason": "not in the plan"})
         if self.settings.gps.source != "file" or self._last_fix_t is not None:
             # a recorded drive starts its route at its first fix, in log time (RouteTracker.on_fix)
             self._publish_step(self.tracker.start(self.now()), None)

@@ -36,6 +36,9 @@ OUT_OF_PLACE_DWELL_S = 90.0  # longer than a red light (the estimator's stuck gr
 # messages still pending for a stop that is done (completed or skipped) are withdrawn: nothing about a
 # finished stop goes out except "delivered"
 WITHDRAWN_WHEN_DONE = ("window", "delay", "approaching", "back_on_time", "early", "held_up")
+# the messages that tell a window: the newest is the promise, so one still waiting (a window
+# message held for the night) gives way to a newer one instead of following it out
+PROMISES = ("window", "delay", "sorry_late", "back_on_time")
 
 
 
@@ -296,6 +299,11 @@ class RouteTracker:
             key=f"{self.route.route_id}/{stop.id}/{d.kind}/{d.seq}", route_id=self.route.route_id, stop_id=stop.id,
             kind=d.kind, channel=c.channel, to=c.phone, text=text, locale=c.locale, created_at=now,
             not_before=d.not_before, voice_fallback=c.voice_fallback)
+        if d.kind in PROMISES:
+            stale = self.outbox.discard_for_stop(self.route.route_id, stop.id, PROMISES)
+            if stale:
+                step.events.append({"type": "withdrawn", "stop_id": stop.id, "messages": stale,
+                                    "reason": f"superseded by {d.kind}"})
         if self.outbox.enqueue(msg):
             step.messages.append(msg)
             step.events.append({"type": "alert_queued", "stop_id": stop.id, "kind": d.kind, "key": msg.key,

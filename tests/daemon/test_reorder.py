@@ -138,3 +138,22 @@ def test_messages_of_stops_that_leave_the_plan_are_withdrawn(tmp_path):
     assert [(e["route_id"], e["stop_id"]) for e in t.of("withdrawn")][1:] == [
         ("DEMO-2009-07-07-RATINGEN", "S1"), ("DEMO-2009-07-07-RATINGEN", "S3")]
     t.close()
+
+
+def test_a_newer_promise_replaces_one_still_waiting(tmp_path):
+    """At 06:00 the window message is held for quiet hours; at 06:30 dispatch moves the window
+    (a new manifest): at 08:00 the customer must hear the new window only, not both."""
+    from datetime import datetime, timezone
+    t = Truck(write_config(tmp_path))
+    night = datetime(2009, 7, 7, 4, 0, tzinfo=timezone.utc).timestamp()    # 06:00 in Ratingen
+    t.d._publish_step(t.d.tracker.start(night), None)
+    doc = manifest()
+    doc["stops"][0]["window"] = {"start": "2009-07-07T15:00:00Z", "end": "2009-07-07T15:30:00Z"}
+    t.d.accept_route(parse_manifest(json.dumps(doc)), "mqtt")
+    t.d._publish_step(t.d.tracker.start(night + 1800), None)
+    rows = {r.key: r.state for r in t.d.outbox.rows("DEMO-2009-07-07-RATINGEN") if r.stop_id == "S1"}
+    assert rows == {"DEMO-2009-07-07-RATINGEN/S1/window/1": "discarded",
+                    "DEMO-2009-07-07-RATINGEN/S1/window/2": "pending"}, rows
+    assert "17:00 and 17:30" in t.d.outbox.get("DEMO-2009-07-07-RATINGEN/S1/window/2").msg.text
+    assert [(e["stop_id"], e["reason"]) for e in t.of("withdrawn")] == [("S1", "superseded by window")]
+    t.close()
