@@ -211,7 +211,8 @@ class Daemon:
         self._eta_pacer.reset()
         kind = "route_updated" if cur is not None and cur.route.route_id == route.route_id else "route_loaded"
         self.emit({"type": kind, "route_id": route.route_id, "version": route.version, "origin": origin,
-                   "stops": len(route.stops)})
+                   "stops": len(route.stops),
+                   **({"reused_from": self.tracker.reused_from} if self.tracker.reused_from else {})})
         withdrawn = {(route.route_id, sid): n for sid, n in self.tracker.withdrawn.items()}
         if cur is not None and cur.route.route_id != route.route_id:   # replaced: the old plan's stops are not ours now
             withdrawn.update({(cur.route.route_id, sid): n

@@ -103,12 +103,22 @@ _FIELDS = tuple(f.name for f in fields(StopRecord))
 _plain_fields = operator.attrgetter(*(name for name in _FIELDS if name != "sent"))
 
 
+_STOP_STATE = ("CREATE TABLE IF NOT EXISTS stop_state (route_id TEXT NOT NULL, stop_id TEXT NOT NULL,"
+               " record TEXT NOT NULL, PRIMARY KEY (route_id, stop_id))")
+
+
 def forget_routes(conn: sqlite3.Connection, route_ids: Iterable[str]) -> int:
     """Drop the stop records of routes long finished (see `Outbox.prune`)."""
     ids = sorted(route_ids)
     if not ids:
         return 0
     return conn.execute(f"DELETE FROM stop_state WHERE route_id IN ({','.join('?' * len(ids))})", ids).rowcount
+
+
+def move_route(conn: sqlite3.Connection, old: str, new: str) -> None:
+    """File one route's stop records under another id (see `_routeday.claim_day`)."""
+    conn.execute(_STOP_STATE)
+    conn.execute("UPDATE stop_state SET route_id=? WHERE route_id=?", (new, old))
 
 
 class StopBook:
@@ -122,12 +132,9 @@ class StopBook:
     def __init__(self, conn: sqlite3.Connection | None, route_id: str, stop_ids: list[str]) -> None:
         self._conn = conn
         self.route_id = route_id
-        if conn is not None:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS stop_state (route_id TEXT NOT NULL, stop_id TEXT NOT NULL,"
-                " record TEXT NOT NULL, PRIMARY KEY (route_id, stop_id))")
         stored: dict[str, StopRecord] = {}
         if conn is not None:
+            conn.execute(_STOP_STATE)
             for sid, rec in conn.execute("SELECT stop_id, record FROM stop_state WHERE route_id=?", (route_id,)):
                 stored[sid] = StopRecord.from_row(rec)
         self.records: dict[str, StopRecord] = {sid: stored.get(sid, StopRecord(sid)) for sid in stop_ids}

@@ -20,6 +20,7 @@ from forewarn.devices import Fix
 from forewarn.eta import Estimate, Estimator, Route, Stop, TravelHistory
 
 from ._policy import Decision, Policy
+from ._routeday import claim_day
 from ._stops import AHEAD, DONE, StopBook, StopRecord, StopState
 
 log = logging.getLogger("forewarn.tracker")
@@ -88,6 +89,8 @@ class RouteTracker:
         self.tz = ZoneInfo(route.timezone)
         self.policy = Policy(alerts, self.tz)
         self.estimator = Estimator(route, history=history)
+        # the id driven on another day before: that day's records step aside (None: same day, or new)
+        self.reused_from = claim_day(conn, outbox, route) if conn is not None else None
         self.book = StopBook(conn, route.route_id, [s.id for s in route.stops])
         self.book.reconcile_with_outbox([r.key for r in outbox.rows(route.route_id)])
         # a new version of the plan (or a restart with one) without some stops: their messages go

@@ -185,6 +185,14 @@ class Outbox:
         with self._lock:
             return self._db.execute(sql, args).rowcount
 
+    def move_route(self, old: str, new: str) -> None:
+        """File one route's messages under another id, keys included (see
+        `_routeday.claim_day`). A row being sent right now keeps its key: the sender is
+        about to mark it by that key."""
+        with self._lock:
+            self._db.execute("UPDATE outbox SET route_id=?, key=? || substr(key, ?) WHERE route_id=? AND state!='sending'",
+                             (new, new, len(old) + 1, old))
+
     def prune(self, before: float) -> set[str]:
         """Delete finished rows (sent, failed, discarded) last changed before `before`: a
         gateway runs for years, and every status poll and start-up check reads this table.
