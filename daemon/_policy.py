@@ -100,8 +100,11 @@ class Policy:
         return "tomorrow" if ahead == 1 else DAY_KEYS[2 + day.weekday()]
 
     # -- rules ---------------------------------------------------------------------------
-    def window(self, stop: Stop, rec: StopRecord, now: float) -> Decision | None:
-        """Tell the promised window up front, unless it is too far ahead or over.
+    def window(self, stop: Stop, rec: StopRecord, now: float, eta: StopEta | None = None) -> Decision | None:
+        """Tell the promised window up front, unless it is too far ahead or over, or the
+        prediction (`eta`, when there is one) already says it will be missed: then the first
+        thing the customer hears is the delay message with the honest window, not a promise
+        broken a minute later. (Asked again on every fix until it goes out.)
 
         Once, unless dispatch moves the window in a new manifest: then the customer hears the
         new one (an update, within the budget), because the old promise no longer holds.
@@ -114,6 +117,9 @@ class Policy:
             return None
         if w.end_t <= now or w.start_t - now > self.a.window_lead_hours * 3600:
             return None
+        if not rec.sent.get("window") and (rec.announced is not None
+                                           or (eta is not None and eta.p_late >= self.a.late_probability)):
+            return None     # lost already, or a delay message told the honest window: not the old one now
         rec.announced = rec.promised = promised
         goes_out = quiet_until(now, self.tz, self.a) or now     # held through quiet hours, it says the day then
         return self._decide(rec, "window", {"day": self._day(w.start_t, goes_out), "start": self._fmt(w.start_t),

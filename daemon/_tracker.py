@@ -17,7 +17,7 @@ from forewarn.daemon._wire import iso
 from forewarn.daemon.notify import OutgoingMessage, render
 from forewarn.daemon.outbox import Outbox
 from forewarn.devices import Fix
-from forewarn.eta import Estimate, Estimator, Route, Stop, TravelHistory
+from forewarn.eta import Estimate, Estimator, Route, Stop, StopEta, TravelHistory
 
 from ._policy import Decision, Policy
 from ._routeday import claim_day
@@ -125,19 +125,24 @@ class RouteTracker:
 
     # -- inputs ----------------------------------------------------------------------------
     @_persisted
-    def start(self, now: float) -> Step:
-        """Route start (or restart): announce windows that were not announced yet."""
+    def start(self, now: float, est: Estimate | None = None) -> Step:
+        """Route start (or restart): announce windows that were not announced yet (with the
+        first estimate when there is one: a stop already predicted late waits, see
+        `Policy.window`)."""
         step = Step(None)
         self.started = True
+        etas = {e.stop_id: e for e in est.stops} if est is not None else {}
         for stop in self.route.stops:
-            rec = self.book[stop.id]
-            d = self.policy.window(stop, rec, now)
-            if d is not None:
-                self._emit(stop, rec, d, now, step)
-                if rec.state is StopState.PLANNED:
-                    self._set_state(stop, rec, StopState.NOTIFIED, now, step)
-            self.book.stage(rec)
+            self._announce(stop, self.book[stop.id], now, etas.get(stop.id), step)
         return step
+
+    def _announce(self, stop: Stop, rec: StopRecord, now: float, eta: StopEta | None, step: Step) -> None:
+        d = self.policy.window(stop, rec, now, eta)
+        if d is not None:
+            self._emit(stop, rec, d, now, step)
+            if rec.state is StopState.PLANNED:
+                self._set_state(stop, rec, StopState.NOTIFIED, now, step)
+        self.book.stage(rec)
 
     @_persisted
     def on_fix(self, fix: Fix) -> Step:
@@ -149,11 +154,11 @@ class RouteTracker:
             self.out_of_order += 1
             return step
         self.last_fix_t = now
-        if not self.started:
-            self._merge(step, self.start(now))
         self._detect_arrivals(fix, now, step)
         remaining = self.remaining()
         est = self.estimator.update(fix, remaining, self.dwelling())
+        if not self.started:
+            self._merge(step, self.start(now, est))
         if self.last_estimate is not None and est.off_route != self.last_estimate.off_route:
             step.events.append({"type": "off_route" if est.off_route else "on_route",
                                 "dist_to_route": round(est.dist_to_route, 1)})
@@ -275,12 +280,17 @@ class RouteTracker:
         for eta in est.stops:
             stop = self.route.stop(eta.stop_id)
             rec = self.book[eta.stop_id]
+            if rec.state is StopState.PLANNED and self.started:
+                # not announced yet: held back while predicted late (or beyond the lead hours)
+                self._announce(stop, rec, now, eta, step)
             if first and rec.state in (StopState.PLANNED, StopState.NOTIFIED):
                 self._set_state(stop, rec, StopState.EN_ROUTE, now, step)
             for d in self.policy.on_estimate(stop, rec, eta, now, first, step.events):
                 self._emit(stop, rec, d, now, step)
                 if d.kind == "approaching":
                     self._set_state(stop, rec, StopState.APPROACHING, now, step)
+                elif rec.state is StopState.PLANNED:     # told first by a delay message
+                    self._set_state(stop, rec, StopState.NOTIFIED, now, step)
             self.book.stage(rec)        # written at the end of the input if it changed
             first = False
 

@@ -37,6 +37,8 @@ def test_demo_warns_the_late_customer_first_and_summarises():
     assert m and float(m.group(2)) > 2, text
     assert "S3: window 16:30-16:48, arrived 16:5" in text and "LATE by" in text
     assert text.count("Bonjour Claire Dubois, désolés") == 1, "no duplicate"
+    # her window was lost from the first fix on: she is not promised it first and told otherwise a minute later
+    assert "Claire Dubois, votre livraison est prévue" not in text
     assert "S1: window 16:40-17:00" in text and "on time" in text
     assert "[call to +491511234**72]" in text, "the voice customer is called"
     assert "+4915112345673" not in text, "numbers are masked on the console too"

@@ -41,6 +41,15 @@ def test_window_message_up_front_in_local_time():
     assert p.window(STOP, rec, T0 + 60) is None, "at most once"
 
 
+def test_a_window_already_lost_is_not_announced_the_delay_message_comes_first():
+    p, rec = Policy(A(quiet_hours=None), TZ), StopRecord("S1")
+    assert p.window(STOP, rec, T0, eta(W_END + 1800, 0.97)) is None and not rec.sent
+    assert p.window(STOP, rec, T0 + 60, eta(W_END - 1800, 0.2)).kind == "window"   # it recovered: promised then
+    told, p2 = StopRecord("S1"), Policy(A(quiet_hours=None, sustain_s=0), TZ)
+    assert [d.kind for d in drive(p2, told, [(T0, eta(W_END + 1800, 0.97))])] == ["delay"]
+    assert p2.window(STOP, told, T0 + 60, eta(W_END - 1800, 0.2)) is None, "not the old window after the delay's"
+
+
 def test_window_message_says_the_day_it_is_read_on():
     """Tomorrow's route installed at 17:00 said "planned today between 10:00 and 12:00"."""
     five_pm = W_START - 17 * 3600                            # 17:00 the day before
