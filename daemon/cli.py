@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 
@@ -36,6 +37,18 @@ class UsageError(ValueError):
     """Bad command-line arguments found after argparse: exit 2 like argparse itself."""
 
 
+def _dated_note(route, now: float) -> str:
+    """A valid manifest can still be the wrong day's: say so (by this machine's clock)."""
+    from forewarn.config import AlertSettings
+    from ._routeday import service_day
+    hours = AlertSettings().expire_hours
+    last_end = max(s.window.end_t for s in route.stops)
+    if now - last_end > hours * 3600:
+        return (f"every window ended more than {hours:g} h ago (service day {service_day(route)}): a truck "
+                f"would track it but tell no customer ([alerts] expire_hours)")
+    return ""
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from forewarn.config import ConfigError, load_route, load_settings
     path = Path(args.file)
@@ -49,6 +62,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             route = load_route(path)
             print(f"{path}: ok: route {route.route_id}, vehicle {route.vehicle_id}, {len(route.stops)} stops"
                   f"{', geometry ' + str(len(route.geometry)) + ' points' if route.geometry else ', no geometry (straight legs)'}")
+            note = _dated_note(route, time.time())
+            if note:
+                print(f"{path}: note: {note}")
         else:
             s = load_settings(path)
             print(f"{path}: ok: vehicle {s.vehicle.id}, gps {s.gps.source}, mqtt {'on' if s.mqtt else 'off'}, "

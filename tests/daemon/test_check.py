@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,17 @@ def test_schema_accepts_the_demo_route():
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((CONFIG_DIR / "schemas" / "route-manifest.schema.json").read_text())
     jsonschema.validate(json.loads((DEMO / "route.json").read_text()), schema)
+
+
+def test_a_valid_manifest_of_a_past_day_is_ok_with_a_note(tmp_path, capsys):
+    code, text = check(CONFIG_DIR / "demo" / "route.json", capsys)          # 2009: long over
+    assert code == 0 and "note: every window ended more than 12 h ago (service day 2009-07-07)" in text
+    fresh = manifest()
+    soon = datetime.now(timezone.utc) + timedelta(hours=2)
+    for i, stop in enumerate(fresh["stops"]):
+        stop["window"] = {"start": (soon + timedelta(minutes=30 * i)).isoformat(),
+                          "end": (soon + timedelta(minutes=30 * i + 60)).isoformat()}
+    path = tmp_path / "today.json"
+    path.write_text(json.dumps(fresh))
+    code, text = check(path, capsys)
+    assert code == 0 and "note:" not in text
