@@ -156,8 +156,37 @@ def _geometry(model: ManifestModel, source: str) -> tuple[tuple[float, float], .
     return tuple((float(c[0]), float(c[1])) for c in g.coordinates)
 
 
-def parse_manifest(data: bytes | str, source: str = "<manifest>") -> Route:
-    """Bytes of a manifest -> Route, or ConfigError listing every problem with its path."""
+def _drop_bad_contacts(doc: dict, source: str, unreachable: list[Problem]) -> dict:
+    """Customers whose contact details do not validate (a mistyped phone, say) become
+    unreachable (channel "none") instead of failing the route: one bad number must not leave
+    every other customer of the day untold. Their problems go to `unreachable`."""
+    stops = doc.get("stops")
+    if not isinstance(stops, list):
+        return doc
+    kept = []
+    for i, stop in enumerate(stops):
+        customer = stop.get("customer") if isinstance(stop, dict) else None
+        if isinstance(customer, dict):
+            try:
+                CustomerModel.model_validate(customer)
+            except ValidationError as e:
+                where = f"stops[{i}].customer"
+                unreachable.extend(Problem(source, f"{where}.{p.field}" if p.field else where, p.message)
+                                   for p in from_pydantic(source, e, CustomerModel).problems)
+                name = customer.get("name")
+                name = name.strip()[:80] if isinstance(name, str) and name.strip() else "customer"
+                stop = {**stop, "customer": {"name": name, "channel": "none"}}
+        kept.append(stop)
+    return {**doc, "stops": kept}
+
+
+def parse_manifest(data: bytes | str, source: str = "<manifest>", *,
+                   unreachable: list[Problem] | None = None) -> Route:
+    """Bytes of a manifest -> Route, or ConfigError listing every problem with its path.
+
+    With an `unreachable` list (the daemon), a customer whose contact details are bad is kept
+    as not to be messaged and the problem goes to the list; without (`forewarn check`), it is
+    a problem like any other."""
     if isinstance(data, str):
         data = data.encode()
     if len(data) > MAX_MANIFEST_BYTES:
@@ -170,6 +199,8 @@ def parse_manifest(data: bytes | str, source: str = "<manifest>") -> Route:
         raise ConfigError([Problem(source, "", f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")]) from None
     if not isinstance(doc, dict):
         raise ConfigError([Problem(source, "", "a manifest is a JSON object {\"route_id\": ..., \"stops\": [...]}")])
+    if unreachable is not None:
+        doc = _drop_bad_contacts(doc, source, unreachable)
     try:
         model = ManifestModel.model_validate(doc)
     except ValidationError as e:

@@ -17,10 +17,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 from forewarn.config import ConfigError, Problem, Settings, load_settings, parse_manifest, read_secret
-from forewarn.daemon.notify import ConsoleNotifier, Notifier, Sender, TwilioNotifier, mask_phone
+from forewarn.daemon.notify import ConsoleNotifier, Notifier, Sender, TwilioNotifier, mask_phone, mask_phones_in
 from forewarn.daemon.outbox import Outbox
 from forewarn.devices import FileSource, Fix, GpsdSource, GpsSource, LineQueueSource, SerialSource
 from forewarn.eta import Route, TravelHistory, warm_kernels
@@ -194,12 +194,18 @@ class Daemon:
             self.hooks.on_step(step, self.tracker)
 
     # -- routes ------------------------------------------------------------------------------
-    def accept_route(self, route: Route, origin: str) -> None:
+    def accept_route(self, route: Route, origin: str, unreachable: Sequence[Problem] = ()) -> None:
+        """Install `route`; `unreachable`: customers kept off messages for bad contact details
+        (see `parse_manifest`), each told to dispatch."""
         if route.vehicle_id != self.settings.vehicle.id:
             self.emit({"type": "route_rejected", "origin": origin, "route_id": route.route_id,
                        "reason": f"manifest is for vehicle {route.vehicle_id!r}, this is {self.settings.vehicle.id!r}"})
             return
         self._install(self.orders.apply(route), origin)
+        for p in unreachable:
+            log.warning("route %s: customer not to be messaged: %s", route.route_id, p)
+            self.emit({"type": "customer_unreachable", "route_id": route.route_id, "origin": origin,
+                       "field": p.field, "reason": mask_phones_in(p.message)})
 
     def _install(self, route: Route, origin: str) -> None:
         cur = self.tracker
@@ -245,8 +251,9 @@ class Daemon:
             if self._route_files.get(path) == mtime:
                 continue
             self._route_files[path] = mtime
+            unreachable: list[Problem] = []
             try:
-                route = parse_manifest(path.read_bytes(), str(path))
+                route = parse_manifest(path.read_bytes(), str(path), unreachable=unreachable)
             except ConfigError as e:
                 self.reject_route(e, str(path))
                 continue
@@ -254,16 +261,17 @@ class Daemon:
                 log.error("cannot read %s: %s", path, e.strerror)
                 continue
             if route.vehicle_id == self.settings.vehicle.id:
-                self.accept_route(route, str(path))
+                self.accept_route(route, str(path), unreachable)
 
     async def _on_mqtt(self, suffix: str, payload: bytes) -> None:
         if suffix == "route":
+            unreachable: list[Problem] = []
             try:
-                route = parse_manifest(payload, f"mqtt:{self.link.topic('route')}")
+                route = parse_manifest(payload, f"mqtt:{self.link.topic('route')}", unreachable=unreachable)
             except ConfigError as e:
                 self.reject_route(e, "mqtt")
                 return
-            self.accept_route(route, "mqtt")
+            self.accept_route(route, "mqtt", unreachable)
         elif suffix == "nmea" and isinstance(self.source, LineQueueSource):
             self.source.push(payload)
         elif suffix == "cmd":
