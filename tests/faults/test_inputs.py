@@ -27,13 +27,13 @@ def _garbage() -> list[tuple[str, bytes, str, str]]:
     """(topic, payload, expected event type, a word its reason must contain)."""
     rng = random.Random(7)
     wrong_shape = manifest(route_id=5, stops="S1")
-    bad_phone = manifest()
-    bad_phone["stops"][0]["customer"]["phone"] = "12345"
+    backwards = manifest()          # (a bad phone no longer refuses a route: tests/daemon/test_route_files.py)
+    backwards["stops"][0]["window"] = {"start": "2009-07-07T15:00:00Z", "end": "2009-07-07T14:00:00Z"}
     return [
         ("route", b'{"route_id": "R1", "stops": [', "route_rejected", "JSON"),
         ("route", b"[1, 2, 3]", "route_rejected", "object"),
         ("route", json.dumps(wrong_shape).encode(), "route_rejected", "route_id"),
-        ("route", json.dumps(bad_phone).encode(), "route_rejected", "phone"),
+        ("route", json.dumps(backwards).encode(), "route_rejected", "before it starts"),
         ("route", b"\xff\xfe\x00garbage", "route_rejected", "JSON"),    # a UTF-16 BOM: decoded, then not JSON
         ("route", b'{"route_id": "\xc3\x28"}', "route_rejected", "UTF-8"),
         ("route", b'{"route_id": "' + b"x" * BIG + b'"}', "input_rejected", "exceeds"),
