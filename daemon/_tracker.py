@@ -34,6 +34,7 @@ DEPART_CONFIRM_S = 8.0       # ... and stay out this long (several fixes at 1 Hz
 # out-of-order visit (drivers do change the order).
 ROUTE_PLACE_SLACK_M = 100.0
 OUT_OF_PLACE_DWELL_S = 90.0  # longer than a red light (the estimator's stuck grace too)
+UNDER_WAY_MPS = 2.0          # moving at this (filtered) speed: the truck has set off
 # messages still pending for a stop that is done (completed or skipped) are withdrawn: nothing about a
 # finished stop goes out except "delivered"
 WITHDRAWN_WHEN_DONE = ("window", "delay", "approaching", "back_on_time", "early", "held_up")
@@ -102,6 +103,7 @@ class RouteTracker:
         self.last_fix_t: float | None = None
         self.out_of_order = 0
         self.started = False
+        self._under_way = False      # the truck has driven off since the route was loaded (see `_apply`)
 
     def set_alerts(self, alerts: AlertSettings) -> None:
         """SIGHUP with new [alerts]: the next fix is judged by the new rules."""
@@ -276,7 +278,12 @@ class RouteTracker:
     def _apply(self, est: Estimate, now: float, step: Step) -> None:
         step.estimate = est
         self.last_estimate = est
-        first = True
+        # "about N min away" only once the truck has set off (or served a stop: a restart mid-route):
+        # parked at a depot 3 min from the first customer while loading, it told her at 07:30
+        if not self._under_way:
+            self._under_way = est.speed >= UNDER_WAY_MPS or any(
+                r.state in DONE or r.state.visited for r in self.book.records.values())
+        first = self._under_way
         for eta in est.stops:
             stop = self.route.stop(eta.stop_id)
             rec = self.book[eta.stop_id]

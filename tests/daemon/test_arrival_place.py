@@ -75,3 +75,17 @@ def test_a_stop_whose_run_has_not_begun_is_not_visited_by_standing_there():
     for i in range(40):
         events += t.on_fix(fix((day - T0).total_seconds() + i, 2950.0, 0.0, 0.0)).events
     assert ("arrival", "S1") in _visits(events)
+
+
+def test_no_about_n_min_away_while_the_truck_has_not_set_off():
+    """Parked at the depot 1.5 km from the first customer, loading for ten minutes: she must
+    not hear "about 3 min away" at the first fix; she does once the truck drives off."""
+    from tests.eta.geom import straight
+    conn = open_db(":memory:")
+    t = RouteTracker(route(straight(), [stop("S1", 1500.0, 0.0)]), ALERTS, Outbox(conn), conn=conn)
+    for i in range(600):
+        t.on_fix(fix(i, 0.0, 0.0, 0.0))
+    assert t.record("S1").state.value in ("planned", "notified") and "approaching" not in t.record("S1").sent
+    for i in range(600, 630):
+        t.on_fix(fix(i, V * (i - 600), 0.0, V))
+    assert t.record("S1").state.value == "approaching"
