@@ -82,10 +82,13 @@ class Policy:
         reserved = sum(1 for k in reserve if rec.sent.get(k, 0) == 0)
         return rec.total_sent + reserved < self.a.max_messages_per_stop
 
-    def _decide(self, rec: StopRecord, kind: str, fields: dict[str, str], now: float, holdable: bool) -> Decision:
+    def _decide(self, rec: StopRecord, kind: str, fields: dict[str, str], now: float, holdable: bool,
+                hold: float | None = None) -> Decision:
+        """`hold`: the quiet-hours hold when the caller already knows it (else worked out here)."""
         seq = rec.sent.get(kind, 0) + 1
         rec.sent[kind] = seq
-        hold = quiet_until(now, self.tz, self.a) if holdable else 0.0
+        if hold is None:
+            hold = quiet_until(now, self.tz, self.a) if holdable else 0.0
         return Decision(rec.stop_id, kind, seq, fields, hold)
 
     def _fmt(self, t: float) -> str:
@@ -121,9 +124,9 @@ class Policy:
                                            or (eta is not None and eta.p_late >= self.a.late_probability)):
             return None     # lost already, or a delay message told the honest window: not the old one now
         rec.announced = rec.promised = promised
-        goes_out = quiet_until(now, self.tz, self.a) or now     # held through quiet hours, it says the day then
-        return self._decide(rec, "window", {"day": self._day(w.start_t, goes_out), "start": self._fmt(w.start_t),
-                                            "end": self._fmt(w.end_t)}, now, holdable=True)
+        hold = quiet_until(now, self.tz, self.a)      # held through quiet hours, it says the day it goes out on
+        return self._decide(rec, "window", {"day": self._day(w.start_t, hold or now), "start": self._fmt(w.start_t),
+                                            "end": self._fmt(w.end_t)}, now, holdable=True, hold=hold)
 
     def on_estimate(self, stop: Stop, rec: StopRecord, eta: StopEta, now: float, is_next: bool,
                     events: list[dict]) -> list[Decision]:

@@ -46,8 +46,8 @@ HISTORY_SAVE_S = 60.0
 PRUNE_EVERY_S = 6 * 3600.0   # how often finished messages older than [state] keep_days are deleted
 CLOCK_WARN_S = 120.0      # say so when the system clock and GPS time disagree by more than this
 # event types whose counts the retained `status` carries: what a dispatcher checks at a glance
-STATUS_COUNTERS = ("alert_sent", "alert_failed", "alert_undelivered", "missed_unwarned", "expired", "route_rejected",
-                   "input_rejected", "config_rejected")
+STATUS_COUNTERS = ("alert_sent", "alert_failed", "alert_undelivered", "missed_unwarned", "expired",
+                   "customer_unreachable", "route_rejected", "input_rejected", "config_rejected")
 SHUTDOWN_BUDGET_S = 8.0   # systemd's default stop timeout is 90 s; we promise 10
 
 

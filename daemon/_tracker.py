@@ -43,8 +43,6 @@ WITHDRAWN_WHEN_DONE = ("window", "delay", "approaching", "back_on_time", "early"
 PROMISES = ("window", "delay", "sorry_late", "back_on_time")
 
 
-
-
 def withdraw_unplanned(outbox: Outbox, route_id: str, planned: Collection[str]) -> dict[str, int]:
     """Pending messages of `route_id` for stops that are not in its plan any more (dispatch
     removed them, moved them to another truck, or replaced the route): withdrawn as for a
