@@ -235,6 +235,14 @@ class Policy:
         rec.approach_at = now + 60 * minutes
         return [self._decide(rec, "held_up", {"minutes": str(minutes)}, now, holdable=False)]
 
+    def attempted(self, stop: Stop, rec: StopRecord, now: float) -> Decision | None:
+        """The driver could not deliver (nobody in, no access): say so, once, and that another
+        delivery will be arranged; outside quiet hours. Not held to the budget: the slot kept
+        for "delivered" is this one's."""
+        if rec.sent.get("attempted") or rec.expired:
+            return None
+        return self._decide(rec, "attempted", {}, now, holdable=True)
+
     def delivered(self, stop: Stop, rec: StopRecord, now: float) -> Decision | None:
         if rec.sent.get("delivered") or rec.expired:
             return None

@@ -284,11 +284,11 @@ class Daemon:
             except json.JSONDecodeError as e:
                 raise ValueError(f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
             if not isinstance(doc, dict):
-                raise ValueError('a command is a JSON object {"cmd": "complete"|"skip", "stop_id": "..."}'
+                raise ValueError('a command is a JSON object {"cmd": "complete"|"skip"|"fail", "stop_id": "..."}'
                                  ' or {"cmd": "reorder", "order": ["S4", "S3", ...]}')
             cmd = doc["cmd"]
-            if cmd not in ("complete", "skip", "reorder"):
-                raise ValueError(f"unknown cmd {cmd!r} (complete | skip | reorder)")
+            if cmd not in ("complete", "skip", "fail", "reorder"):
+                raise ValueError(f"unknown cmd {cmd!r} (complete | skip | fail | reorder)")
             if self.tracker is None:
                 raise ValueError("no route loaded")
             if cmd == "reorder":

@@ -176,10 +176,20 @@ class RouteTracker:
 
     @_persisted
     def command(self, cmd: str, stop_id: str, now: float) -> Step:
-        """Driver's app: `complete` or `skip` a stop."""
+        """Driver's app: `complete`, `skip` or `fail` (attempted, not delivered) a stop.
+
+        `fail` is taken on a stop already completed too: departure from the radius is how GPS
+        says "delivered", and a driver who could not deliver may tap it only after driving
+        off. A "delivered" not yet sent is then withdrawn; one already sent is corrected by
+        the "attempted" message."""
         step = Step(self.last_estimate)
         stop = self.route.stop(stop_id)
         rec = self.book[stop_id]
+        if cmd == "fail" and rec.state is StopState.COMPLETED:
+            self.outbox.discard_for_stop(self.route.route_id, stop.id, ("delivered",))
+            self._fail(stop, rec, now, step)
+            self.book.stage(rec)
+            return step
         if rec.state.done:
             step.events.append({"type": "cmd_ignored", "cmd": cmd, "stop_id": stop_id, "reason": f"stop already {rec.state.value}"})
             return step
@@ -187,6 +197,8 @@ class RouteTracker:
             self._complete(stop, rec, now, step)
         elif cmd == "skip":
             self._skip(stop, rec, now, step, reason="driver")
+        elif cmd == "fail":
+            self._fail(stop, rec, now, step)
         else:
             raise ValueError(f"unknown command {cmd!r}")
         self.book.stage(rec)
@@ -265,6 +277,13 @@ class RouteTracker:
     def _skip(self, stop: Stop, rec: StopRecord, now: float, step: Step, reason: str) -> None:
         self._set_state(stop, rec, StopState.SKIPPED, now, step, reason=reason)
         self.outbox.discard_for_stop(self.route.route_id, stop.id, WITHDRAWN_WHEN_DONE)
+
+    def _fail(self, stop: Stop, rec: StopRecord, now: float, step: Step) -> None:
+        self._set_state(stop, rec, StopState.FAILED, now, step, reason="driver: not delivered")
+        self.outbox.discard_for_stop(self.route.route_id, stop.id, WITHDRAWN_WHEN_DONE)
+        d = self.policy.attempted(stop, rec, now)
+        if d is not None:
+            self._emit(stop, rec, d, now, step)
 
     def _complete(self, stop: Stop, rec: StopRecord, now: float, step: Step) -> None:
         self._set_state(stop, rec, StopState.COMPLETED, now, step)

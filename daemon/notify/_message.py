@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-KINDS = ("window", "delay", "approaching", "delivered", "back_on_time", "sorry_late", "early", "held_up")
+KINDS = ("window", "delay", "approaching", "delivered", "back_on_time", "sorry_late", "early", "held_up", "attempted")
 CHANNELS = ("sms", "voice")
 
 # Provider statuses after which nothing changes any more: polling stops there.

@@ -25,6 +25,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "sorry_late": ("name", "start", "end"),
     "early": ("name", "time"),
     "held_up": ("name", "minutes"),
+    "attempted": ("name",),
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 # `day` is given as one of these keys and said in the customer's language by the file's [days]

@@ -157,3 +157,27 @@ def test_a_newer_promise_replaces_one_still_waiting(tmp_path):
     assert "17:00 and 17:30" in t.d.outbox.get("DEMO-2009-07-07-RATINGEN/S1/window/2").msg.text
     assert [(e["stop_id"], e["reason"]) for e in t.of("withdrawn")] == [("S1", "superseded by window")]
     t.close()
+
+
+def test_fail_at_the_door_sends_attempted_not_delivered_and_late_fail_withdraws_a_held_delivered(tmp_path):
+    """Nobody in: the driver taps "not delivered" at the door; or only after driving off, when
+    GPS already said "delivered" and that message still waits for the morning."""
+    from datetime import datetime, timezone
+    t = Truck(write_config(tmp_path))
+    rid = "DEMO-2009-07-07-RATINGEN"
+    t.d._publish_step(t.d.tracker.start(datetime(2009, 7, 7, 14, 40, tzinfo=timezone.utc).timestamp()), None)
+    t.cmd({"cmd": "fail", "stop_id": "S1"})
+    s1 = {r.kind: r.state for r in t.d.outbox.rows(rid) if r.stop_id == "S1"}
+    assert s1.get("attempted") == "pending" and "delivered" not in s1, s1
+    assert t.d.tracker.record("S1").state.value == "failed"
+    assert "could not" in t.d.outbox.get(f"{rid}/S1/attempted/1").msg.text
+    # S2: completed by GPS at 21:30 local (the 'delivered' held for quiet hours), failed afterwards
+    evening = datetime(2009, 7, 7, 19, 30, tzinfo=timezone.utc).timestamp()
+    t.d._publish_step(t.d.tracker.command("complete", "S2", evening), None)
+    assert t.d.outbox.get(f"{rid}/S2/delivered/1").state == "pending"
+    t.cmd({"cmd": "fail", "stop_id": "S2"})
+    assert t.d.outbox.get(f"{rid}/S2/delivered/1").state == "discarded"
+    assert t.d.outbox.get(f"{rid}/S2/attempted/1") is not None and t.d.tracker.record("S2").state.value == "failed"
+    t.cmd({"cmd": "fail", "stop_id": "S2"})                     # twice: ignored, said once
+    assert [e["reason"] for e in t.of("cmd_ignored")] == ["stop already failed"]
+    t.close()
