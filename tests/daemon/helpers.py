@@ -1,10 +1,13 @@
 """Building blocks for daemon tests: the bundled demo drive/route and configs that point at fakes."""
 from __future__ import annotations
 
+import asyncio
 import json
 from importlib import resources
 from pathlib import Path
 
+from forewarn.config import load_settings
+from forewarn.daemon._runtime import Daemon, Hooks
 from tests.fakes.twilio import FakeTwilio
 
 DEMO = Path(str(resources.files("forewarn.config") / "demo"))
@@ -64,3 +67,24 @@ def manifest(**overrides) -> dict:
     doc = json.loads(ROUTE.read_text())
     doc.update(overrides)
     return doc
+
+
+class Truck:
+    """A daemon on the demo route, driven through its inbound `cmd` handler (what MQTT calls)."""
+
+    def __init__(self, config) -> None:
+        self.events: list[dict] = []
+        self.d = Daemon(load_settings(config), config_path=str(config), hooks=Hooks(on_event=self.events.append))
+        self.d.scan_routes_dir()
+
+    def cmd(self, doc: dict) -> None:
+        asyncio.run(self.d._on_mqtt("cmd", json.dumps(doc).encode()))
+
+    def order(self) -> list[str]:
+        return [s.id for s in self.d.tracker.route.stops]
+
+    def of(self, kind: str) -> list[dict]:
+        return [e for e in self.events if e["type"] == kind]
+
+    def close(self) -> None:
+        self.d.state.close()
