@@ -164,6 +164,8 @@ class AlertSettings(_Strict):
     rating: bool = False                                           # delivered message asks for a 1-5 rating
     arrival_speed_mps: float = Field(default=1.5, gt=0)            # "stopped" for arrival detection
     arrival_dwell_s: float = Field(default=20, ge=0)               # stopped inside the radius this long = arrived
+    delivered_hold_s: float = Field(default=120, ge=0)             # "delivered" inferred from GPS waits this long,
+                                                                   # so the driver's "fail" can still withdraw it
     expire_hours: float = Field(default=12, ge=0)                  # a window that ended this long ago is history: no
                                                                    # customer messages about it (0 = never expire)
 

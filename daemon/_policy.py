@@ -243,7 +243,13 @@ class Policy:
             return None
         return self._decide(rec, "attempted", {}, now, holdable=True)
 
-    def delivered(self, stop: Stop, rec: StopRecord, now: float) -> Decision | None:
+    def delivered(self, stop: Stop, rec: StopRecord, now: float, by_gps: bool = False) -> Decision | None:
+        """`by_gps`: inferred from the truck leaving the stop, not said by the driver: held
+        `delivered_hold_s`, so that the driver's "fail" tapped after driving off (nobody was
+        in) withdraws it before it goes out."""
         if rec.sent.get("delivered") or rec.expired:
             return None
-        return self._decide(rec, "delivered", {"rating": "yes" if self.a.rating else ""}, now, holdable=True)
+        hold = quiet_until(now, self.tz, self.a)
+        if by_gps and self.a.delivered_hold_s > 0:
+            hold = max(hold, now + self.a.delivered_hold_s)
+        return self._decide(rec, "delivered", {"rating": "yes" if self.a.rating else ""}, now, holdable=True, hold=hold)

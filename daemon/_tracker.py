@@ -228,7 +228,7 @@ class RouteTracker:
                         rec.departed_at = rec.outside_since
                         self.estimator.observe_departure(stop.id, rec.departed_at)
                         step.events.append({"type": "departure", "stop_id": stop.id, "at": iso(rec.departed_at)})
-                        self._complete(stop, rec, now, step)
+                        self._complete(stop, rec, now, step, by_gps=True)
                     self.book.stage(rec)
                 elif rec.outside_since is not None:
                     rec.outside_since = None
@@ -285,10 +285,10 @@ class RouteTracker:
         if d is not None:
             self._emit(stop, rec, d, now, step)
 
-    def _complete(self, stop: Stop, rec: StopRecord, now: float, step: Step) -> None:
+    def _complete(self, stop: Stop, rec: StopRecord, now: float, step: Step, by_gps: bool = False) -> None:
         self._set_state(stop, rec, StopState.COMPLETED, now, step)
         self.outbox.discard_for_stop(self.route.route_id, stop.id, WITHDRAWN_WHEN_DONE)
-        d = self.policy.delivered(stop, rec, now)
+        d = self.policy.delivered(stop, rec, now, by_gps)
         if d is not None:
             self._emit(stop, rec, d, now, step)
 

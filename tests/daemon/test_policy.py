@@ -312,3 +312,13 @@ def test_confirmation_is_longer_when_the_window_end_is_far():
     p, rec = Policy(a, TZ), StopRecord("S1")
     near = drive(p, rec, [(W_END - 600 + i * 30, eta(W_END + 600, 0.95)) for i in range(6)])
     assert [d.kind for d in near] == ["delay"] and rec.late_since == W_END - 600
+
+
+def test_delivered_inferred_from_gps_waits_for_the_drivers_word():
+    """Leaving the stop is how GPS says "delivered"; the driver's "fail" (nobody in) tapped
+    after driving off must still be able to withdraw it: it waits delivered_hold_s."""
+    day = W_START + 600                                     # 10:10 local, outside quiet hours
+    gps = Policy(A(delivered_hold_s=120), TZ).delivered(STOP, StopRecord("S1"), day, by_gps=True)
+    said = Policy(A(delivered_hold_s=120), TZ).delivered(STOP, StopRecord("S1"), day)
+    assert gps.not_before == day + 120 and said.not_before == 0.0
+    assert Policy(A(delivered_hold_s=0), TZ).delivered(STOP, StopRecord("S1"), day, by_gps=True).not_before == 0.0
