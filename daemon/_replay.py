@@ -16,7 +16,7 @@ from forewarn.daemon.outbox import Outbox
 from forewarn.devices import NmeaDecoder, iter_fixes
 from forewarn.eta import Route, TravelHistory
 
-from ._wire import iso, window_json
+from ._wire import from_iso, iso, window_json
 from ._tracker import RouteTracker
 from .store import open_db
 
@@ -93,10 +93,8 @@ BROKEN_APPROACH_S = 600.0   # "about N min away", then 10+ min later: a promise 
 
 def metrics(doc: dict) -> dict:
     """Promises kept, warned and unwarned late stops, lead times, false alarms (issue 5's report)."""
-    from datetime import datetime
-
     def ts(s: str | None) -> float | None:
-        return None if s is None else datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+        return None if s is None else from_iso(s).timestamp()
 
     end_of_log = ts(doc.get("log_end"))
     kept = late = warned = unwarned = false_alarms = on_time = unknown = 0

@@ -3,25 +3,17 @@ from __future__ import annotations
 
 import json
 import statistics
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TextIO
-from zoneinfo import ZoneInfo
+
+from ._wire import from_iso, local_clock, zone
 
 
 def route_zone(doc: dict) -> tzinfo:
     """The route's own clock, in which its windows were promised (UTC for replay files from
     before the document carried its zone, or a zone this machine does not know)."""
-    try:
-        return ZoneInfo(doc["timezone"])
-    except (KeyError, TypeError, ValueError):
-        return timezone.utc
-
-
-def _local(ts: str | None, tz: tzinfo, fmt: str = "%H:%M") -> str:
-    if ts is None:
-        return "-"
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(tz).strftime(fmt)
+    return zone(doc.get("timezone"))
 
 
 def _lead(minutes: float | None) -> str:
@@ -34,9 +26,9 @@ def print_summary(doc: dict, out: TextIO) -> None:
     out.write(f"route {doc['route_id']} ({tz})  log {doc.get('log_start')} .. {doc.get('log_end')}\n")
     for s in doc["stops"]:
         w = s["window"]
-        out.write(f"  {s['id']:<10} window {_local(w['start'], tz)}-{_local(w['end'], tz)}  "
-                  f"state {s['state']:<10} arrived {_local(s['arrived'], tz, '%H:%M:%S'):<8}  "
-                  f"messages {', '.join(m['kind'] + '@' + _local(m['at'], tz) for m in s['messages']) or '-'}\n")
+        out.write(f"  {s['id']:<10} window {local_clock(w['start'], tz)}-{local_clock(w['end'], tz)}  "
+                  f"state {s['state']:<10} arrived {local_clock(s['arrived'], tz, '%H:%M:%S'):<8}  "
+                  f"messages {', '.join(m['kind'] + '@' + local_clock(m['at'], tz) for m in s['messages']) or '-'}\n")
     m = doc["metrics"]
     out.write(f"  late {m['late']} (warned before window end {m['late_warned_before_window_end']}, "
               f"median lead {_lead(m['median_lead_min'])}), false alarms {m['false_alarms']}, "
@@ -105,7 +97,7 @@ def write_report(doc: dict, directory: Path) -> list[Path]:
     tz = route_zone(doc)
 
     def ts(s: str) -> datetime:
-        return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(tz)
+        return from_iso(s).astimezone(tz)
 
     for s in doc["stops"]:
         if not s["predictions"]:

@@ -6,11 +6,11 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import aiomqtt
+
+from ._wire import local_clock, zone
 
 
 @dataclass
@@ -20,21 +20,6 @@ class VehicleView:
     eta: dict = field(default_factory=dict)
     last_alert: dict = field(default_factory=dict)
     last_event: dict = field(default_factory=dict)
-
-
-def _zone(name: object) -> tzinfo:
-    try:
-        return ZoneInfo(str(name)) if name else timezone.utc
-    except (ValueError, KeyError):
-        return timezone.utc
-
-
-def _clock(ts: object, tz: tzinfo, fmt: str = "%H:%M") -> str:
-    """An ISO time of a payload on the route's clock; '-' for what is missing or malformed."""
-    try:
-        return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).astimezone(tz).strftime(fmt)
-    except ValueError:
-        return "-"
 
 
 def _speed(v: object) -> str:
@@ -51,7 +36,7 @@ def render(views: dict[str, VehicleView]) -> str:
         gps_state = str(gps.get("state", "?"))
         if gps_state not in ("2D", "3D") and gps.get("detail"):
             gps_state += f" ({gps['detail']})"        # why: "open /dev/ttyUSB0: No such file", "end of day.nmea"
-        tz = _zone(v.eta.get("timezone"))
+        tz = zone(v.eta.get("timezone"))
         lines.append(f"{vid}  [{v.status.get('state', '?')}]  route {v.eta.get('route_id') or v.status.get('route_id') or '-'}"
                      f"  gps {gps_state}  queue {v.status.get('queue_depth', '-')}  times {tz}")
         if v.position:
@@ -59,13 +44,13 @@ def render(views: dict[str, VehicleView]) -> str:
                          f"  {'OFF ROUTE' if v.position.get('off_route') else ''}".rstrip())
         for s in (v.eta.get("stops") or [])[:5]:
             w = s.get("window") or {}
-            lines.append(f"  {s['id']:<10} eta {_clock(s.get('eta'), tz)}  p10-p90 {_clock(s.get('p10'), tz)}-{_clock(s.get('p90'), tz)}"
-                         f"  window {_clock(w.get('start'), tz)}-{_clock(w.get('end'), tz)}"
+            lines.append(f"  {s['id']:<10} eta {local_clock(s.get('eta'), tz)}  p10-p90 {local_clock(s.get('p10'), tz)}-{local_clock(s.get('p90'), tz)}"
+                         f"  window {local_clock(w.get('start'), tz)}-{local_clock(w.get('end'), tz)}"
                          f"  P(late) {s.get('p_late', 0):.2f}  {s.get('risk', ''):<8} {s.get('state', '')}")
         if v.last_alert:
             a = v.last_alert
             lines.append(f"  last alert: {a.get('type')} {a.get('kind')} stop {a.get('stop_id')} to {a.get('to')}"
-                         f" at {_clock(a.get('ts'), tz, '%H:%M:%S')}")
+                         f" at {local_clock(a.get('ts'), tz, '%H:%M:%S')}")
         lines.append("")
     return "\n".join(lines)
 

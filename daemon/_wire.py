@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 
 def iso(t: datetime | float | None) -> str | None:
@@ -16,6 +17,27 @@ def iso(t: datetime | float | None) -> str | None:
 
 def utc(t: float) -> datetime:
     return datetime.fromtimestamp(t, tz=timezone.utc)
+
+
+def from_iso(s: str) -> datetime:
+    """The inverse of `iso`: a time from a topic or a replay document."""
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def zone(name: object) -> tzinfo:
+    """A route's IANA zone for display; UTC when there is none or this machine does not know it."""
+    try:
+        return ZoneInfo(str(name)) if name else timezone.utc
+    except (ValueError, KeyError):
+        return timezone.utc
+
+
+def local_clock(ts: object, tz: tzinfo, fmt: str = "%H:%M") -> str:
+    """An ISO time of a payload or document on a route's clock; '-' for one missing or malformed."""
+    try:
+        return from_iso(str(ts)).astimezone(tz).strftime(fmt)
+    except ValueError:
+        return "-"
 
 
 def dumps(doc: dict) -> str:
