@@ -133,16 +133,18 @@ class RouteTracker:
         self.started = True
         etas = {e.stop_id: e for e in est.stops} if est is not None else {}
         for stop in self.route.stops:
-            self._announce(stop, self.book[stop.id], now, etas.get(stop.id), step)
+            rec = self.book[stop.id]
+            self._announce(stop, rec, now, etas.get(stop.id), step)
+            self.book.stage(rec)
         return step
 
     def _announce(self, stop: Stop, rec: StopRecord, now: float, eta: StopEta | None, step: Step) -> None:
+        """The window message, if `Policy.window` says so now (the caller stages `rec`)."""
         d = self.policy.window(stop, rec, now, eta)
         if d is not None:
             self._emit(stop, rec, d, now, step)
             if rec.state is StopState.PLANNED:
                 self._set_state(stop, rec, StopState.NOTIFIED, now, step)
-        self.book.stage(rec)
 
     @_persisted
     def on_fix(self, fix: Fix) -> Step:
