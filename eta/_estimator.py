@@ -100,7 +100,10 @@ def build_profile(model: RouteModel, params: EstimatorParams, history: TravelHis
                 if st is None:
                     continue
                 m = (st.n * st.mean + w0 * lv0) / (st.n + w0)
-                var = (st.n * st.var + w0 * cv0 * cv0) / (st.n + w0)
+                # the prior's spread counts w0 observations, the cell's sum of squares n - 1: one
+                # traversal tells how fast a street is, not how variable (with n, every street
+                # driven once looked steadier than a new one and learned p90s came out narrow)
+                var = (st.n * st.var + w0 * cv0 * cv0) / (max(st.n - 1.0, 0.0) + w0)
                 # E[length / v] for log-normal v: use exp(mean - var/2) as the speed
                 vprof[i, b] = math.exp(m - 0.5 * var)
                 cvprof[i, b] = math.sqrt(var)
@@ -350,14 +353,14 @@ class Estimator:
             if g is not None:
                 w = min(g.n, 10.0)
                 vnum += w * g.var
-                den += w
+                den += w * max(g.n - 1.0, 0.0) / max(g.n, 1.0)   # one stop says nothing of the spread
             a = h.dwell_stat(self._dwell_keys[k]) if h is not None else None
             if a is not None:
                 # this address's own habit, as far as its visits weigh against the habits'
                 # spread: each visit carries its own noise and the error of its day's pace
                 level += a.n / (a.n + k_a) * a.mean
                 vnum += a.n * a.var
-                den += a.n
+                den += max(a.n - 1.0, 0.0)
             vlog = vnum / den
             # log-normal service time: its mean (what sums along the route) is exp(m + v/2)
             mu = svc * math.exp(level + pace + 0.5 * vlog)
