@@ -34,6 +34,13 @@ DEPART_CONFIRM_S = 8.0       # ... and stay out this long (several fixes at 1 Hz
 # out-of-order visit (drivers do change the order).
 ROUTE_PLACE_SLACK_M = 100.0
 OUT_OF_PLACE_DWELL_S = 90.0  # longer than a red light (the estimator's stuck grace too)
+# A truck last seen standing in a stop's radius that comes back from a GPS gap (an underground
+# dock; the ignition off at the door, the gateway with it) somewhere else: it drove from the
+# stop to there at no more than REJOIN_MPS on average (pulling out, town streets), so the rest
+# of the gap it stood. That much standing, at least GAP_VISIT_S (a light or a queue in a
+# tunnel is not a delivery), makes a visit the fixes did not see.
+REJOIN_MPS = 5.0
+GAP_VISIT_S = 60.0
 UNDER_WAY_MPS = 2.0          # moving at this (filtered) speed: the truck has set off
 # messages still pending for a stop that is done (completed or skipped) are withdrawn: nothing about a
 # finished stop goes out except "delivered"
@@ -102,6 +109,9 @@ class RouteTracker:
         self.out_of_order = 0
         self.started = False
         self._under_way = False      # the truck has driven off since the route was loaded (see `_apply`)
+        # stop id -> last fix standing in its radius (in memory: a fix per second must not be
+        # a write; after a restart the persisted `inside_since` is the lower bound)
+        self._inside_last: dict[str, float] = {}
 
     def set_alerts(self, alerts: AlertSettings) -> None:
         """SIGHUP with new [alerts]: the next fix is judged by the new rules."""
@@ -227,10 +237,7 @@ class RouteTracker:
                     if rec.outside_since is None:
                         rec.outside_since = now
                     if now - rec.outside_since >= DEPART_CONFIRM_S:
-                        rec.departed_at = rec.outside_since
-                        self.estimator.observe_departure(stop.id, rec.departed_at)
-                        step.events.append({"type": "departure", "stop_id": stop.id, "at": iso(rec.departed_at)})
-                        self._complete(stop, rec, now, step, by_gps=True)
+                        self._depart(stop, rec, rec.outside_since, now, step)
                     self.book.stage(rec)
                 elif rec.outside_since is not None:
                     rec.outside_since = None
@@ -239,16 +246,35 @@ class RouteTracker:
             if d <= stop.radius_m and speed <= a.arrival_speed_mps and stop.window.start_t <= opens_by:
                 if rec.inside_since is None:
                     rec.inside_since = now
+                self._inside_last[stop.id] = now
                 if now - rec.inside_since >= self._arrival_dwell(stop):
-                    rec.arrived_at = rec.inside_since
-                    self.estimator.observe_arrival(stop.id, rec.arrived_at)
-                    step.events.append({"type": "arrival", "stop_id": stop.id, "at": iso(rec.arrived_at)})
-                    self._set_state(stop, rec, StopState.ARRIVED, now, step)
-                    self._skip_passed(stop, now, step)
+                    self._arrive(stop, rec, rec.inside_since, now, step)
                 self.book.stage(rec)
             elif rec.inside_since is not None:
+                last = self._inside_last.pop(stop.id, rec.inside_since)
+                stood = last - rec.inside_since + max(now - last - d / REJOIN_MPS, 0.0)
+                if stood >= max(self._arrival_dwell(stop), GAP_VISIT_S):
+                    gap = {"from": iso(last), "to": iso(now)}
+                    self._arrive(stop, rec, rec.inside_since, now, step, gap=gap)
+                    self._depart(stop, rec, max(last, now - d / REJOIN_MPS), now, step, gap=gap)
                 rec.inside_since = None
                 self.book.stage(rec)
+
+    def _arrive(self, stop: Stop, rec: StopRecord, at: float, now: float, step: Step,
+                gap: dict | None = None) -> None:
+        rec.arrived_at = at
+        self.estimator.observe_arrival(stop.id, at)
+        step.events.append({"type": "arrival", "stop_id": stop.id, "at": iso(at)} | ({"gps_gap": gap} if gap else {}))
+        self._set_state(stop, rec, StopState.ARRIVED, now, step)
+        self._skip_passed(stop, now, step)
+
+    def _depart(self, stop: Stop, rec: StopRecord, at: float, now: float, step: Step,
+                gap: dict | None = None) -> None:
+        """Left the radius: the GPS's "delivered" (held `delivered_hold_s` for the driver's word)."""
+        rec.departed_at = at
+        self.estimator.observe_departure(stop.id, at)
+        step.events.append({"type": "departure", "stop_id": stop.id, "at": iso(at)} | ({"gps_gap": gap} if gap else {}))
+        self._complete(stop, rec, now, step, by_gps=True)
 
     def _arrival_dwell(self, stop: Stop) -> float:
         """Standing time in the radius that makes an arrival: the configured one where the route
