@@ -41,6 +41,11 @@ OUT_OF_PLACE_DWELL_S = 90.0  # longer than a red light (the estimator's stuck gr
 # tunnel is not a delivery), makes a visit the fixes did not see.
 REJOIN_MPS = 5.0
 GAP_VISIT_S = 60.0
+# ... and a gap is a gap only against the source's own pace: a tracker that reports every two
+# minutes over MQTT is not silent between its reports (a red light in a radius, the next report
+# 120 s on, would look like a visit). The usual interval: a running mean of them, each capped.
+GAP_CADENCES = 4.0
+CADENCE_CAP_S = 60.0
 UNDER_WAY_MPS = 2.0          # moving at this (filtered) speed: the truck has set off
 # messages still pending for a stop that is done (completed or skipped) are withdrawn: nothing about a
 # finished stop goes out except "delivered"
@@ -112,6 +117,8 @@ class RouteTracker:
         # stop id -> last fix standing in its radius (in memory: a fix per second must not be
         # a write; after a restart the persisted `inside_since` is the lower bound)
         self._inside_last: dict[str, float] = {}
+        self._cadence = 1.0          # s between fixes, usually (see GAP_CADENCES) ...
+        self._cadence_n = 0          # ... a plain mean of the first 20 intervals, then a running one
 
     def set_alerts(self, alerts: AlertSettings) -> None:
         """SIGHUP with new [alerts]: the next fix is judged by the new rules."""
@@ -165,6 +172,9 @@ class RouteTracker:
             # or re-trigger events (traccar-web #1090): the newest fix wins
             self.out_of_order += 1
             return step
+        if self.last_fix_t is not None:
+            self._cadence_n = min(self._cadence_n + 1, 20)
+            self._cadence += (min(now - self.last_fix_t, CADENCE_CAP_S) - self._cadence) / self._cadence_n
         self.last_fix_t = now
         self._detect_arrivals(fix, now, step)
         remaining = self.remaining()
@@ -253,7 +263,7 @@ class RouteTracker:
             elif rec.inside_since is not None:
                 last = self._inside_last.pop(stop.id, rec.inside_since)
                 stood = last - rec.inside_since + max(now - last - d / REJOIN_MPS, 0.0)
-                if stood >= max(self._arrival_dwell(stop), GAP_VISIT_S):
+                if now - last >= GAP_CADENCES * self._cadence and stood >= max(self._arrival_dwell(stop), GAP_VISIT_S):
                     gap = {"from": iso(last), "to": iso(now)}
                     self._arrive(stop, rec, rec.inside_since, now, step, gap=gap)
                     self._depart(stop, rec, max(last, now - d / REJOIN_MPS), now, step, gap=gap)

@@ -89,3 +89,16 @@ def test_a_short_standstill_and_a_short_gap_are_not_a_visit():
     events, k = _to_s1(t, 0.0, 5)
     events = _after_gap(t, k + 20, 1516.0 + 60.0)
     assert "arrival" not in _kinds(events, "S1")
+
+
+def test_a_tracker_that_reports_every_two_minutes_is_not_silent_between_reports():
+    """An MQTT-fed tracker on a two-minute cadence: one report standing at a light in S1's
+    radius, the next 120 s later 300 m on. That is its pace, not a gap: no visit."""
+    conn = open_db(":memory:")
+    t = _tracker(conn)
+    events = []
+    for k in range(12):                                    # 0 .. 1320 m, every 120 s at 1 m/s average
+        events += t.on_fix(fix(120.0 * k, 120.0 * k, 0.0, 8.0)).events
+    events += t.on_fix(fix(120.0 * 12, 1490.0, 0.0, 0.0)).events    # at the light in S1's radius
+    events += t.on_fix(fix(120.0 * 13, 1790.0, 0.0, 8.0)).events
+    assert "arrival" not in _kinds(events, "S1")
