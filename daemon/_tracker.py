@@ -16,7 +16,7 @@ from forewarn.config import AlertSettings
 from forewarn.daemon._wire import iso
 from forewarn.daemon.notify import OutgoingMessage, render
 from forewarn.daemon.outbox import Outbox
-from forewarn.devices import Fix
+from forewarn.devices import Fix, distance_m
 from forewarn.eta import Estimate, Estimator, Route, Stop, StopEta, TravelHistory
 
 from ._policy import Decision, Policy
@@ -338,23 +338,29 @@ class RouteTracker:
         if not self._under_way:
             self._under_way = est.speed >= UNDER_WAY_MPS or any(
                 r.state in DONE or r.state.visited for r in self.book.records.values())
-        first = self._under_way
+        nxt = self._under_way
+        prev: Stop | None = None
         for eta in est.stops:
             stop = self.route.stop(eta.stop_id)
             rec = self.book[eta.stop_id]
+            # the next stop, and those at the same place right behind it (two customers in one
+            # building: the second was never told "about N min away", the truck being "next" at
+            # the first one's door until both were served)
+            if prev is not None:
+                nxt = nxt and distance_m(prev, stop) <= max(prev.radius_m, stop.radius_m)
+            prev = stop
             if rec.state is StopState.PLANNED and self.started:
                 # not announced yet: held back while predicted late (or beyond the lead hours)
                 self._announce(stop, rec, now, eta, step)
-            if first and rec.state in (StopState.PLANNED, StopState.NOTIFIED):
+            if nxt and rec.state in (StopState.PLANNED, StopState.NOTIFIED):
                 self._set_state(stop, rec, StopState.EN_ROUTE, now, step)
-            for d in self.policy.on_estimate(stop, rec, eta, now, first, step.events):
+            for d in self.policy.on_estimate(stop, rec, eta, now, nxt, step.events):
                 self._emit(stop, rec, d, now, step)
                 if d.kind == "approaching":
                     self._set_state(stop, rec, StopState.APPROACHING, now, step)
                 elif rec.state is StopState.PLANNED:     # told first by a delay message
                     self._set_state(stop, rec, StopState.NOTIFIED, now, step)
             self.book.stage(rec)        # written at the end of the input if it changed
-            first = False
 
     def _set_state(self, stop: Stop, rec: StopRecord, state: StopState, now: float, step: Step, reason: str = "") -> None:
         if rec.state is state:

@@ -89,3 +89,18 @@ def test_no_about_n_min_away_while_the_truck_has_not_set_off():
     for i in range(600, 630):
         t.on_fix(fix(i, V * (i - 600), 0.0, V))
     assert t.record("S1").state.value == "approaching"
+
+
+def test_two_customers_at_one_address_are_both_told_the_truck_is_near():
+    """S1 and S2 in one building (S2 served right after S1), S3 down the street: S2 is as near
+    as S1 and hears "about N min away" too, on the way there; S3 does not until it is next.
+    S2 used to wait behind S1 as "not the next stop" until both were served, and never hear."""
+    from tests.eta.geom import straight
+    conn = open_db(":memory:")
+    stops = [stop("S1", 1500.0, 0.0, service_s=60.0), stop("S2", 1510.0, 5.0, service_s=60.0),
+             stop("S3", 2500.0, 0.0)]
+    t = RouteTracker(route(straight(), stops), AlertSettings(arrival_dwell_s=20, approaching_minutes=5),
+                     Outbox(conn), conn=conn)
+    for i in range(150):                                    # 1200 m at 8 m/s: S1 and S2 are 40 s off
+        t.on_fix(fix(i, V * i, 0.0, V))
+    assert [t.record(s).state.value for s in ("S1", "S2", "S3")] == ["approaching", "approaching", "notified"]
