@@ -437,7 +437,8 @@ class Daemon:
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.sd.status("warming ETA kernels")
-        secs = await asyncio.to_thread(warm_kernels, fleet=False)   # a gateway serves one truck
+        # a gateway serves one truck: no fleet kernel
+        secs = await self.sd.extend_while(asyncio.to_thread(warm_kernels, fleet=False), "warming ETA kernels")
         log.info("ETA kernels ready in %.2f s", secs)
         self.scan_routes_dir()
         await self.sender.reconcile()

@@ -5,8 +5,21 @@ is a no-op, so the daemon runs the same from a terminal.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import time
+from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# A first start compiles the ETA kernels (Numba): 15-20 s on a desktop core, minutes on a small
+# ARM gateway, longer than the unit's TimeoutStartSec. While it runs, systemd is asked for more
+# time every EXTEND_EVERY_S (EXTEND_TIMEOUT_USEC, systemd 236+; older ones ignore it), up to
+# EXTEND_MAX_S in all: a compile that long is stuck, and systemd's timeout should end it.
+EXTEND_EVERY_S = 20.0
+EXTEND_MAX_S = 900.0
 
 
 class Notifier:
@@ -43,6 +56,20 @@ class Notifier:
 
     def reloading(self) -> None:
         self.notify("RELOADING=1")
+
+    async def extend_while(self, job: Awaitable[T], status: str, every_s: float = EXTEND_EVERY_S,
+                           max_s: float = EXTEND_MAX_S) -> T:
+        """Await `job` (start-up work), asking for 3 x `every_s` more start time every `every_s`
+        while it runs, for at most `max_s`."""
+        task = asyncio.ensure_future(job)
+        t0 = time.monotonic()
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every_s)
+            if done:
+                return task.result()
+            took = time.monotonic() - t0
+            if took < max_s:
+                self.notify(f"EXTEND_TIMEOUT_USEC={int(3 * every_s * 1e6)}", f"STATUS={status} ({took:.0f} s so far)")
 
 
 def watchdog_interval() -> float | None:

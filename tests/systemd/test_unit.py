@@ -75,3 +75,36 @@ def test_ready_watchdog_stopping_in_order(tmp_path):
     assert order.index("READY=1") < order.index("WATCHDOG=1") < order.index("STOPPING=1")
     warm = next(i for i, g in enumerate(got) if g.startswith("STATUS=warming"))
     assert warm < got.index("READY=1"), "kernels are warm before READY=1"
+
+
+def test_a_long_first_start_asks_systemd_for_more_time(tmp_path):
+    """Compiling the kernels on a small ARM gateway outlasts TimeoutStartSec: while the start-up
+    work runs, EXTEND_TIMEOUT_USEC (with a status saying how long so far) keeps coming, each
+    asking for more than the time to the next; the work's result comes back when it ends."""
+    import asyncio
+    import threading
+
+    from forewarn.daemon._sdnotify import Notifier
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(30)
+    gate = threading.Event()
+
+    async def scenario() -> tuple[str, list[str]]:
+        sd = Notifier(str(sock_path))
+        start = asyncio.ensure_future(sd.extend_while(asyncio.to_thread(lambda: gate.wait(30) and "warm"),
+                                                      "warming ETA kernels", every_s=0.05))
+        got = [await asyncio.to_thread(lambda: sock.recv(4096).decode()) for _ in range(2)]
+        gate.set()                                     # the compile ends
+        return await asyncio.wait_for(start, 30), got
+
+    try:
+        result, got = asyncio.run(scenario())
+    finally:
+        sock.close()
+    assert result == "warm"
+    for msg in got:
+        fields = dict(line.split("=", 1) for line in msg.split("\n"))
+        assert int(fields["EXTEND_TIMEOUT_USEC"]) > 0.05e6
+        assert fields["STATUS"].startswith("warming ETA kernels (")
