@@ -55,7 +55,11 @@ class Notifier:
         self.notify("STOPPING=1", f"STATUS={status}")
 
     def reloading(self) -> None:
-        self.notify("RELOADING=1")
+        """With the CLOCK_MONOTONIC time it began: systemd 253+ pairs a reload with the
+        RELOADING=1 sent after it by that field; without it `systemctl reload` may return
+        before the reload is done, or fail on its timeout (puppetserver: OpenVoxProject/
+        trapperkeeper #110). Older versions ignore the field."""
+        self.notify("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
 
     async def extend_while(self, job: Awaitable[T], status: str, every_s: float = EXTEND_EVERY_S,
                            max_s: float = EXTEND_MAX_S) -> T:

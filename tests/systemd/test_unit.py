@@ -108,3 +108,31 @@ def test_a_long_first_start_asks_systemd_for_more_time(tmp_path):
         fields = dict(line.split("=", 1) for line in msg.split("\n"))
         assert int(fields["EXTEND_TIMEOUT_USEC"]) > 0.05e6
         assert fields["STATUS"].startswith("warming ETA kernels (")
+
+
+def test_a_reload_says_reloading_with_its_monotonic_time_then_ready(tmp_path):
+    """systemd 253+ pairs RELOADING=1 with the reload by MONOTONIC_USEC (CLOCK_MONOTONIC when
+    the reload began); READY=1 ends it."""
+    import time
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(60)
+    d = DaemonProcess(write_config(tmp_path, speed=1), env={"NOTIFY_SOCKET": str(sock_path)}).start()
+    try:
+        while "READY=1" not in sock.recv(4096).decode().split("\n"):
+            pass
+        before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        d.proc.send_signal(1)
+        msg = sock.recv(4096).decode().split("\n")
+        while "RELOADING=1" not in msg:
+            msg = sock.recv(4096).decode().split("\n")
+        fields = dict(m.split("=", 1) for m in msg if "=" in m)
+        assert before <= int(fields["MONOTONIC_USEC"]) <= time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        while "READY=1" not in sock.recv(4096).decode().split("\n"):
+            pass
+        assert d.terminate()[0] == 0
+    finally:
+        if d.alive():
+            d.proc.kill()
+        sock.close()
