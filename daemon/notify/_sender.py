@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the outbox module imports OutgoingMessage from this package
 log = logging.getLogger("forewarn.notify")
 
 _DELIVERED = frozenset({"delivered", "read", "completed"})
+LOOKUP_MAX_WAIT_S = 60.0   # between looks in the provider's log for a message that may be out
 
 
 class Sender:
@@ -63,6 +64,7 @@ class Sender:
         self._inflight: asyncio.Task | None = None
         self._next_poll = 0.0
         self._poll_at: dict[str, float] = {}   # key -> clock time of its next status poll
+        self._lookup_fails: dict[str, int] = {}   # key -> provider log lookups failed in a row
 
     # -- public ------------------------------------------------------------------------
     def kick(self) -> None:
@@ -193,10 +195,18 @@ class Sender:
         try:
             sid = await self._notifier.find_existing(row.msg, exclude=exclude, channel=row.via)
         except NotifyError as e:
-            log.warning("lookup of %s failed, will retry before any resend: %s", row.key, e.reason)
-            await self._db(self._outbox.retry_later, row.key, self._clock() + self._delay(row.attempts),
+            # lookups are not attempts (giving up would lose a message that may not be out), so
+            # they back off on their own count: through an hour in a dead zone they ran every
+            # second or two, a WARNING each. At most a minute apart: the signal comes back, and
+            # a delay message should not wait five more minutes for the next look
+            n = self._lookup_fails[row.key] = self._lookup_fails.get(row.key, 0) + 1
+            log.log(logging.WARNING if n == 1 else logging.INFO,
+                    "lookup of %s failed (%d in a row), will retry before any resend: %s", row.key, n, e.reason)
+            wait = min(self._delay(row.attempts + n), LOOKUP_MAX_WAIT_S)
+            await self._db(self._outbox.retry_later, row.key, self._clock() + wait,
                            f"lookup failed: {e.reason}", ambiguous=True, code=e.code)
             return True  # not safe to send now
+        self._lookup_fails.pop(row.key, None)
         if sid is None:
             await self._db(self._outbox.retry_later, row.key, self._clock(), row.reason or "not found in log")
             return False

@@ -430,3 +430,22 @@ def test_a_fast_replay_clock_does_not_stretch_held_messages(twilio_server, outbo
 
     elapsed = go(scenario())
     assert elapsed < 5.0
+
+
+def test_lookups_through_a_long_outage_back_off(twilio_server, db_path, notifier):
+    """A lookup is not an attempt (giving up could lose a message that is not out), so its
+    retries back off on their own count: they went on every backoff[0] s (a second or two in
+    the daemon) for as long as the provider could not be read, a WARNING each."""
+    _, ob = crash_after_twilio_accepted(db_path, notifier)
+    twilio_server.fail_next("Messages", 500, method="GET", times=6)
+
+    async def restart():
+        ev = Events()
+        async with running(fast_sender(ob, notifier, ev, backoff=(0.02, 5.0))):
+            await ev.wait_type("alert_sent")
+
+    go(restart())
+    gets = [r.at for r in twilio_server.requests if r.method == "GET" and r.resource == "Messages"]
+    gaps = [b - a for a, b in zip(gets, gets[1:])]
+    assert len(gets) >= 7 and gaps[4] >= 0.02 * 2 ** 5 * 0.5      # the fifth failure: 0.32-0.64 s (was 0.01-0.02)
+    assert len(twilio_server.posts()) == 1            # found in the log at last: never resent
