@@ -36,6 +36,7 @@ class Decision:
     seq: int
     fields: dict[str, str] = field(default_factory=dict)
     not_before: float = 0.0
+    not_after: float | None = None      # see OutgoingMessage.not_after
 
 
 def local_hhmm(t: float, tz: ZoneInfo) -> str:
@@ -83,13 +84,14 @@ class Policy:
         return rec.total_sent + reserved < self.a.max_messages_per_stop
 
     def _decide(self, rec: StopRecord, kind: str, fields: dict[str, str], now: float, holdable: bool,
-                hold: float | None = None) -> Decision:
-        """`hold`: the quiet-hours hold when the caller already knows it (else worked out here)."""
+                hold: float | None = None, not_after: float | None = None) -> Decision:
+        """`hold`: the quiet-hours hold when the caller already knows it (else worked out here).
+        `not_after`: when its news goes stale (a message that says "in N min")."""
         seq = rec.sent.get(kind, 0) + 1
         rec.sent[kind] = seq
         if hold is None:
             hold = quiet_until(now, self.tz, self.a) if holdable else 0.0
-        return Decision(rec.stop_id, kind, seq, fields, hold)
+        return Decision(rec.stop_id, kind, seq, fields, hold, not_after)
 
     def _fmt(self, t: float) -> str:
         return local_hhmm(t, self.tz)
@@ -207,7 +209,8 @@ class Policy:
                 and self._can_update(rec, reserve=("delivered",)):
             minutes = minutes_until(eta.p50, now)
             rec.approach_at = now + 60 * minutes
-            out.append(self._decide(rec, "approaching", {"minutes": str(minutes)}, now, holdable=False))
+            out.append(self._decide(rec, "approaching", {"minutes": str(minutes)}, now, holdable=False,
+                                    not_after=rec.approach_at))
         out += self._held_up(rec, eta, now, told_late or bool(out))
         return out
 
@@ -233,7 +236,8 @@ class Policy:
         # 25-minute queue's last 24 in the test drive; p90 says more)
         minutes = minutes_until(eta.p90, now)
         rec.approach_at = now + 60 * minutes
-        return [self._decide(rec, "held_up", {"minutes": str(minutes)}, now, holdable=False)]
+        return [self._decide(rec, "held_up", {"minutes": str(minutes)}, now, holdable=False,
+                             not_after=rec.approach_at)]
 
     def attempted(self, stop: Stop, rec: StopRecord, now: float) -> Decision | None:
         """The driver could not deliver (nobody in, no access): say so, once, and that another

@@ -379,7 +379,7 @@ class RouteTracker:
         msg = OutgoingMessage(
             key=f"{self.route.route_id}/{stop.id}/{d.kind}/{d.seq}", route_id=self.route.route_id, stop_id=stop.id,
             kind=d.kind, channel=c.channel, to=c.phone, text=text, locale=c.locale, created_at=now,
-            not_before=d.not_before, voice_fallback=c.voice_fallback)
+            not_before=d.not_before, voice_fallback=c.voice_fallback, not_after=d.not_after)
         if d.kind in PROMISES:
             stale = self.outbox.discard_for_stop(self.route.route_id, stop.id, PROMISES)
             if stale:

@@ -8,7 +8,7 @@ and a row found in `sending` after a restart is looked up in the provider's log 
 it may be sent again.
 
 States: pending -> sending -> sent (SID) | failed (code, reason); pending -> discarded
-(the stop was completed or skipped first). `ambiguous` marks a row whose last attempt
+(the stop was completed or skipped first, or the message went stale: `not_after`). `ambiguous` marks a row whose last attempt
 may have reached the provider without us hearing back.
 
 Every method is one SQL statement (autocommit), so the connection may be shared with the
@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     reason          TEXT,
     delivery_status TEXT,
     sent_at         REAL,
-    updated_at      REAL NOT NULL
+    updated_at      REAL NOT NULL,
+    not_after       REAL                       -- NULL: never stale (see OutgoingMessage.not_after)
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt);
 CREATE INDEX IF NOT EXISTS outbox_route ON outbox (route_id, stop_id);
@@ -57,7 +58,7 @@ CREATE INDEX IF NOT EXISTS outbox_route ON outbox (route_id, stop_id);
 
 _COLS = ("key, route_id, stop_id, kind, channel, to_phone, text, locale, created_at, not_before, "
          "voice_fallback, state, via, attempts, next_attempt, ambiguous, sid, code, reason, "
-         "delivery_status, sent_at, updated_at")
+         "delivery_status, sent_at, updated_at, not_after")
 
 
 class OutboxError(Exception):
@@ -109,7 +110,7 @@ class OutboxRow:
 def _row(r: tuple) -> OutboxRow:
     msg = OutgoingMessage(key=r[0], route_id=r[1], stop_id=r[2], kind=r[3], channel=r[4], to=r[5],
                           text=r[6], locale=r[7], created_at=r[8], not_before=r[9],
-                          voice_fallback=bool(r[10]))
+                          voice_fallback=bool(r[10]), not_after=r[22])
     return OutboxRow(msg=msg, state=r[11], via=r[12], attempts=r[13], next_attempt=r[14],
                      ambiguous=bool(r[15]), sid=r[16], code=r[17], reason=r[18],
                      delivery_status=r[19], sent_at=r[20], updated_at=r[21])
@@ -124,6 +125,9 @@ class Outbox:
         self._lock = threading.Lock()
         with self._lock:
             self._db.executescript(_SCHEMA)
+            # a state file written before `not_after` existed (its rows: never stale)
+            if "not_after" not in {c[1] for c in self._db.execute("PRAGMA table_info(outbox)")}:
+                self._db.execute("ALTER TABLE outbox ADD COLUMN not_after REAL")
 
     # -- writing -----------------------------------------------------------------------
     def enqueue(self, msg: OutgoingMessage) -> bool:
@@ -131,11 +135,11 @@ class Outbox:
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO outbox (key, route_id, stop_id, kind, channel, to_phone, text,"
-                " locale, created_at, not_before, voice_fallback, via, next_attempt, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " locale, created_at, not_before, voice_fallback, via, next_attempt, updated_at, not_after)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (msg.key, msg.route_id, msg.stop_id, msg.kind, msg.channel, msg.to, msg.text,
                  msg.locale, msg.created_at, msg.not_before, int(msg.voice_fallback), msg.channel,
-                 msg.not_before, self._clock()))
+                 msg.not_before, self._clock(), msg.not_after))
             return cur.rowcount == 1
 
     def _update(self, key: str, sql: str, args: tuple, from_states: tuple[str, ...]) -> None:
@@ -159,6 +163,10 @@ class Outbox:
     def mark_failed(self, key: str, code: int | None, reason: str) -> None:
         self._update(key, "state='failed', code=?, reason=?, ambiguous=0", (code, reason),
                      ("sending", "pending"))
+
+    def expire(self, key: str, reason: str) -> None:
+        """A pending message past its `not_after`: discarded, with why."""
+        self._update(key, "state='discarded', reason=?, ambiguous=0", (reason,), ("pending",))
 
     def retry_later(self, key: str, at: float, reason: str, *, ambiguous: bool = False,
                     code: int | None = None) -> None:

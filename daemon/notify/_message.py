@@ -31,6 +31,9 @@ class OutgoingMessage:
     created_at: float = 0.0
     not_before: float = 0.0
     voice_fallback: bool = False
+    # POSIX time after which it is not worth sending: "about 9 min away" that could not go out
+    # (no signal, the gateway off) is wrong once those minutes have passed. None = never stale
+    not_after: float | None = None
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:

@@ -219,6 +219,13 @@ class Sender:
             if row.ambiguous and await self._lookup(row):
                 return
             from forewarn.daemon.outbox import OutboxError  # here: outbox imports this package
+            stale = row.msg.not_after
+            if stale is not None and self._clock() > stale:
+                reason = f"not sent by {iso(stale)}, when its news went stale"
+                await self._db(self._outbox.expire, row.key, reason)
+                log.info("%s to %s: %s", row.key, mask_phone(row.to), reason)
+                self._emit("alert_expired", row, row.via, reason=reason)
+                return
             try:
                 await self._db(self._outbox.mark_sending, row.key)
             except OutboxError:

@@ -184,6 +184,7 @@ def _told_10_min_away(p: Policy, rec: StopRecord) -> float:
     """The approaching message goes out at T0 for an arrival at T0 + 10 min; returns that time."""
     ds = drive(p, rec, [(T0, eta(T0 + 600, 0.0))], is_next=True)
     assert [(d.kind, d.fields["minutes"]) for d in ds] == [("approaching", "10")]
+    assert ds[0].not_after == T0 + 600, "\"about 10 min away\" is not worth sending after those 10 min"
     return T0 + 600
 
 
@@ -199,6 +200,7 @@ def test_held_up_once_when_the_eta_slips_far_past_about_n_min_away():
     assert [(d.kind, d.fields["minutes"], d.not_before) for d in ds] == [("held_up", "20", 0.0)]
     assert rec.sent == {"approaching": 1, "held_up": 1}
     assert rec.approach_at == T0 + 12 * 60 + 1200
+    assert ds[0].not_after == rec.approach_at, "\"within about 20 min\" is stale after those 20 min"
 
 
 def test_no_held_up_for_small_slips_flapping_slips_or_when_switched_off():

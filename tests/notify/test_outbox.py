@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from forewarn.daemon.outbox import Outbox, OutboxError
+from forewarn.daemon.outbox import _SCHEMA, Outbox, OutboxError
 from forewarn.daemon.store import open_db
 
 from .conftest import make_msg
@@ -124,3 +124,23 @@ def test_prune_deletes_finished_rows_only_and_names_the_routes_left_empty(db_pat
     assert ob.prune(clock[0] - 30 * 86400.0) == {"OLD"}          # MIXED keeps its pending row
     assert sorted(r.key for r in ob.rows()) == ["MIXED/S2/window/1", "NEW/S1/window/1"]
     assert ob.prune(clock[0] - 30 * 86400.0) == set()
+
+
+def test_a_state_file_from_before_not_after_gains_the_column_and_keeps_its_rows(db_path):
+    """Gateways in the field hold outboxes written by the release before: their rows stay (never
+    stale), new rows carry `not_after`."""
+    import sqlite3
+    old = sqlite3.connect(db_path)
+    old.executescript(_SCHEMA.replace(",\n    not_after       REAL                       -- NULL: never stale"
+                                      " (see OutgoingMessage.not_after)", ""))
+    old.execute("INSERT INTO outbox (key, route_id, stop_id, kind, channel, to_phone, text, locale, created_at,"
+                " not_before, voice_fallback, via, updated_at) VALUES ('R1/S1/window/1','R1','S1','window','sms',"
+                " '+14165550123','hi','en',1,0,0,'sms',1)")
+    old.commit()
+    assert "not_after" not in {c[1] for c in old.execute("PRAGMA table_info(outbox)")}
+    old.close()
+    ob = Outbox(open_db(db_path))
+    [row] = ob.rows()
+    assert row.key == "R1/S1/window/1" and row.msg.not_after is None
+    ob.enqueue(make_msg("R1/S1/approaching/1", not_after=1234.5))
+    assert {r.key: r.msg.not_after for r in ob.rows()}["R1/S1/approaching/1"] == 1234.5

@@ -449,3 +449,28 @@ def test_lookups_through_a_long_outage_back_off(twilio_server, db_path, notifier
     gaps = [b - a for a, b in zip(gets, gets[1:])]
     assert len(gets) >= 7 and gaps[4] >= 0.02 * 2 ** 5 * 0.5      # the fifth failure: 0.32-0.64 s (was 0.01-0.02)
     assert len(twilio_server.posts()) == 1            # found in the log at last: never resent
+
+
+def test_a_message_past_its_not_after_is_not_sent_but_expired(twilio_server, outbox, notifier):
+    """"About 9 min away" that could not go out in those 9 minutes (no signal, the gateway off)
+    is wrong now: discarded with why, an `alert_expired` event, nothing sent. One still in
+    time goes out as usual."""
+    now = time.time()
+    stale = make_msg("R1/S1/approaching/1", text="About 9 min away.", not_after=now - 60)
+    fresh = make_msg("R1/S2/approaching/1", text="About 9 min away.", not_after=now + 600)
+
+    async def scenario():
+        ev = Events()
+        async with running(fast_sender(outbox, notifier, ev)):
+            outbox.enqueue(stale)
+            outbox.enqueue(fresh)
+            await ev.wait_type("alert_expired")
+            await ev.wait_type("alert_sent")
+        return ev
+
+    ev = go(scenario())
+    [expired] = ev.of("alert_expired")
+    assert expired["key"] == stale.key and "stale" in expired["reason"]
+    states = {r.key: (r.state, r.reason) for r in outbox.rows()}
+    assert states[stale.key][0] == "discarded" and states[fresh.key][0] == "sent"
+    assert [p.form["To"] for p in twilio_server.posts()] == [fresh.to]
