@@ -23,7 +23,7 @@ from ._tracker import RouteTracker, Step
 
 PROGRESS_EVERY_S = 30.0
 SHOWN_EVENTS = {"arrival", "departure", "risk", "off_route", "on_route", "missed_unwarned", "expired", "early",
-                "route_loaded", "alert_failed", "alert_undelivered"}
+                "route_loaded", "alert_failed", "alert_undelivered", "alert_expired"}
 
 
 class _Narrator:
