@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from forewarn.config import AlertSettings
 from forewarn.daemon._wire import iso
 from forewarn.daemon.notify import OutgoingMessage, render
-from forewarn.daemon.outbox import Outbox
+from forewarn.daemon.outbox import Outbox, OutboxRow
 from forewarn.devices import Fix, distance_m
 from forewarn.eta import Estimate, Estimator, Route, Stop, StopEta, TravelHistory
 
@@ -55,12 +55,16 @@ WITHDRAWN_WHEN_DONE = ("window", "delay", "approaching", "back_on_time", "early"
 PROMISES = ("window", "delay", "sorry_late", "back_on_time")
 
 
-def withdraw_unplanned(outbox: Outbox, route_id: str, planned: Collection[str]) -> dict[str, int]:
+def withdraw_unplanned(outbox: Outbox, route_id: str, planned: Collection[str],
+                       rows: list[OutboxRow] | None = None) -> dict[str, int]:
     """Pending messages of `route_id` for stops that are not in its plan any more (dispatch
     removed them, moved them to another truck, or replaced the route): withdrawn as for a
     finished stop. A window message held for the night must not tell a cancelled customer in
-    the morning that the truck is coming. Returns stop id -> rows withdrawn."""
-    gone = sorted({r.stop_id for r in outbox.rows(route_id) if r.state == "pending"} - set(planned))
+    the morning that the truck is coming. `rows`: the route's outbox rows when the caller has
+    them already. Returns stop id -> rows withdrawn."""
+    if rows is None:
+        rows = outbox.rows(route_id)
+    gone = sorted({r.stop_id for r in rows if r.state == "pending"} - set(planned))
     withdrawn = {sid: outbox.discard_for_stop(route_id, sid, WITHDRAWN_WHEN_DONE) for sid in gone}
     return {sid: n for sid, n in withdrawn.items() if n}
 
@@ -103,9 +107,10 @@ class RouteTracker:
         # the id driven on another day before: that day's records step aside (None: same day, or new)
         self.reused_from = claim_day(conn, outbox, route) if conn is not None else None
         self.book = StopBook(conn, route.route_id, [s.id for s in route.stops])
-        self.book.reconcile_with_outbox([r.key for r in outbox.rows(route.route_id)])
+        rows = outbox.rows(route.route_id)       # read once for both
+        self.book.reconcile_with_outbox([r.key for r in rows])
         # a new version of the plan (or a restart with one) without some stops: their messages go
-        self.withdrawn = withdraw_unplanned(outbox, route.route_id, [s.id for s in route.stops])
+        self.withdrawn = withdraw_unplanned(outbox, route.route_id, [s.id for s in route.stops], rows)
         # a restart (or a reorder) mid-route: today's service pace and the stop being served go on
         self.estimator.resume((s.id, self.book[s.id].arrived_at, self.book[s.id].departed_at)
                               for s in route.stops)
