@@ -317,23 +317,24 @@ class RouteTracker:
                 self._skip(stop, rec, now, step, reason="passed without stopping")
                 self.book.stage(rec)
 
-    def _skip(self, stop: Stop, rec: StopRecord, now: float, step: Step, reason: str) -> None:
-        self._set_state(stop, rec, StopState.SKIPPED, now, step, reason=reason)
+    def _finish(self, stop: Stop, rec: StopRecord, state: StopState, now: float, step: Step,
+                last: Decision | None = None, reason: str = "") -> None:
+        """The stop is done (`state`): what was still to be said about it is withdrawn, and
+        `last`, its closing message (delivered, attempted), if any, goes out."""
+        self._set_state(stop, rec, state, now, step, reason=reason)
         self.outbox.discard_for_stop(self.route.route_id, stop.id, WITHDRAWN_WHEN_DONE)
+        if last is not None:
+            self._emit(stop, rec, last, now, step)
+
+    def _skip(self, stop: Stop, rec: StopRecord, now: float, step: Step, reason: str) -> None:
+        self._finish(stop, rec, StopState.SKIPPED, now, step, reason=reason)
 
     def _fail(self, stop: Stop, rec: StopRecord, now: float, step: Step) -> None:
-        self._set_state(stop, rec, StopState.FAILED, now, step, reason="driver: not delivered")
-        self.outbox.discard_for_stop(self.route.route_id, stop.id, WITHDRAWN_WHEN_DONE)
-        d = self.policy.attempted(stop, rec, now)
-        if d is not None:
-            self._emit(stop, rec, d, now, step)
+        self._finish(stop, rec, StopState.FAILED, now, step, self.policy.attempted(stop, rec, now),
+                     reason="driver: not delivered")
 
     def _complete(self, stop: Stop, rec: StopRecord, now: float, step: Step, by_gps: bool = False) -> None:
-        self._set_state(stop, rec, StopState.COMPLETED, now, step)
-        self.outbox.discard_for_stop(self.route.route_id, stop.id, WITHDRAWN_WHEN_DONE)
-        d = self.policy.delivered(stop, rec, now, by_gps)
-        if d is not None:
-            self._emit(stop, rec, d, now, step)
+        self._finish(stop, rec, StopState.COMPLETED, now, step, self.policy.delivered(stop, rec, now, by_gps))
 
     def _apply(self, est: Estimate, now: float, step: Step) -> None:
         step.estimate = est
