@@ -8,8 +8,9 @@ and a row found in `sending` after a restart is looked up in the provider's log 
 it may be sent again.
 
 States: pending -> sending -> sent (SID) | failed (code, reason); pending -> discarded
-(the stop was completed or skipped first, or the message went stale: `not_after`). `ambiguous` marks a row whose last attempt
-may have reached the provider without us hearing back.
+(the stop was completed or skipped first, or the message went stale: `not_after`).
+`ambiguous` marks a row whose last attempt may have reached the provider without us
+hearing back.
 
 Every method is one SQL statement (autocommit), so the connection may be shared with the
 other components of the state file without transaction interleaving.
